@@ -1,0 +1,1 @@
+//! The leanrt client engine: everything below the JS API, usable from Rust alone.

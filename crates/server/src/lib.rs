@@ -1,0 +1,1 @@
+//! leanrt-server as a library.

@@ -1,0 +1,1 @@
+//! The napi binding: thin glue from JS to leanrt-client.
