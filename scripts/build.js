@@ -10,4 +10,4 @@ const release = process.argv.includes('--release')
 const napi = path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
 
 must(process.execPath, [napi, 'build', '--platform', '--js', 'binding.js', '--dts', 'binding.d.ts', ...(release ? ['--release'] : [])], { cwd: root })
-must('cargo', ['build', '-p', 'leanrt-server', ...(release ? ['--release'] : [])], { cwd: root })
+must('cargo', ['build', '-p', 'leanrt-server', '-p', 'leanrt-loadgen', ...(release ? ['--release'] : [])], { cwd: root })

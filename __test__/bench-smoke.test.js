@@ -1,0 +1,26 @@
+'use strict'
+// Runs the benchmark once at a tiny size so that it cannot rot. No timing is asserted:
+// only that every measure produced a positive number for every contender.
+const { test } = require('node:test')
+const assert = require('node:assert')
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const root = path.join(__dirname, '..')
+
+test('npm run bench works at smoke size and fills every cell', { timeout: 240000 }, () => {
+  const r = spawnSync(process.execPath, [path.join(root, 'bench', 'run.js'), '--smoke'], { cwd: root, encoding: 'utf8', timeout: 230000 })
+  assert.strictEqual(r.status, 0, `bench failed:\n${r.stderr}\n${r.stdout}`)
+  const results = JSON.parse(fs.readFileSync(path.join(root, 'bench', 'results-smoke.json'), 'utf8'))
+  const clientMeasures = Object.entries(results.client)
+  assert.strictEqual(clientMeasures.length, 7)
+  for (const [measure, by] of clientMeasures) {
+    assert.deepStrictEqual(Object.keys(by).sort(), ['leanrt', 'orig', 'orig-ws8'], measure)
+    for (const [who, v] of Object.entries(by)) assert.ok(Number.isFinite(v) && v > 0, `${measure} / ${who} = ${v}`)
+  }
+  const serverMeasures = Object.entries(results.server)
+  assert.strictEqual(serverMeasures.length, 7)
+  for (const [measure, by] of serverMeasures) assert.ok(Number.isFinite(by.server) && by.server > 0, `${measure} = ${by.server}`)
+  assert.match(r.stdout, /\| Inbound messages\/s \|/)
+})

@@ -1,0 +1,120 @@
+'use strict'
+// One client measure for one contender, in its own process:
+//   node bench/client.js MEASURE CONTENDER ROUTER [N]
+// It prints `READY <clientId>` when the receiver of `inbound` is online, and a final
+// line `RESULT {json}`.
+const { load } = require('./contenders')
+
+const [measure, contender, router, nArg] = process.argv.slice(2)
+const N = Number(nArg)
+const APP = 'bench'
+const connect = load(contender, router)
+const tag = `${contender}-${process.pid}`
+
+const cpuMicros = (u) => u.user + u.system
+const elapsedMicros = (t0) => Number(process.hrtime.bigint() - t0) / 1000
+
+function open(clientId) {
+  return new Promise((resolve) => {
+    const rt = connect({ appId: APP, clientId }, () => resolve(rt))
+  })
+}
+
+function percentile(sorted, q) {
+  return sorted.length ? sorted[Math.round((sorted.length - 1) * q)] : 0
+}
+
+function done(result) {
+  console.log(`RESULT ${JSON.stringify(result)}`)
+  process.exit(0)
+}
+
+/** Messages per second and CPU per message delivered to a `message` listener. */
+async function inbound() {
+  const rt = await open(`recv-${tag}`)
+  let got = 0
+  let t0
+  let cpu0
+  rt.on('message', () => {
+    if (got++ === 0) {
+      t0 = process.hrtime.bigint()
+      cpu0 = process.cpuUsage()
+    }
+    if (got === N) {
+      const us = elapsedMicros(t0)
+      const cpu = cpuMicros(process.cpuUsage(cpu0))
+      done({ msgs: N, msgs_per_sec: ((N - 1) / us) * 1e6, cpu_us_per_msg: cpu / N })
+    }
+  })
+  console.log(`READY recv-${tag}`)
+}
+
+function newRoom(rt) {
+  return new Promise((resolve) => rt.room({ name: 'bench', members: [] }, resolve))
+}
+
+/** send→ack round trip over N sequential sends. */
+async function rtt() {
+  const rt = await open(`rtt-${tag}`)
+  const room = await newRoom(rt)
+  const samples = []
+  for (let k = 0; k < N; k++) {
+    const t0 = process.hrtime.bigint()
+    await new Promise((resolve) => room.send(`rtt ${k}`, {}, resolve))
+    samples.push(elapsedMicros(t0))
+  }
+  samples.sort((a, b) => a - b)
+  done({ sends: N, p50_us: percentile(samples, 0.5), p99_us: percentile(samples, 0.99) })
+}
+
+/** Acked messages per second with up to 1000 sends in flight. */
+async function outbound() {
+  const rt = await open(`out-${tag}`)
+  const room = await newRoom(rt)
+  const window = 1000
+  let sent = 0
+  let acked = 0
+  const t0 = process.hrtime.bigint()
+  const cpu0 = process.cpuUsage()
+  await new Promise((resolve) => {
+    const onAck = () => {
+      if (++acked === N) return resolve()
+      if (sent < N) send()
+    }
+    const send = () => room.send(`out ${sent++}`, {}, onAck)
+    while (sent < Math.min(window, N)) send()
+  })
+  const us = elapsedMicros(t0)
+  done({ msgs: N, acks_per_sec: (N / us) * 1e6, cpu_us_per_msg: cpuMicros(process.cpuUsage(cpu0)) / N })
+}
+
+/** RSS per idle connected client, N clients in this process. */
+async function rss() {
+  const settle = async () => {
+    for (let k = 0; k < 3; k++) {
+      global.gc()
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    return process.memoryUsage().rss
+  }
+  // Load the SDK and open one client first, so module and runtime costs are not counted.
+  const keep = [await open(`rss-${tag}-warm`)]
+  const before = await settle()
+  for (let k = 0; k < N; k += 50) {
+    const batch = []
+    for (let j = k; j < Math.min(N, k + 50); j++) batch.push(open(`rss-${tag}-${j}`))
+    keep.push(...(await Promise.all(batch)))
+  }
+  const after = await settle()
+  done({ clients: N, bytes_per_client: (after - before) / N, held: keep.length })
+}
+
+const measures = { inbound, rtt, outbound, rss }
+if (!measures[measure]) {
+  console.error(`unknown measure ${measure}`)
+  process.exit(2)
+}
+measures[measure]().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

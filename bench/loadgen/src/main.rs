@@ -1,0 +1,118 @@
+//! `leanrt-loadgen`: drives leanrt-server over real WebSockets for the benchmarks in
+//! `bench/`. Each subcommand prints one JSON object with its measurements on stdout.
+
+mod peer;
+mod scenario;
+mod stats;
+
+use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Load generator for leanrt-server benchmarks")]
+struct Cli {
+    /// WebSocket URL of the server, e.g. ws://127.0.0.1:8080/
+    #[arg(long)]
+    url: String,
+    /// appId used for every session.
+    #[arg(long, default_value = "bench")]
+    app: String,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Send `count` small messages from `senders` connections into one conversation
+    /// that also holds `to` (the client under test), as fast as acks allow.
+    Burst {
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value_t = 200_000)]
+        count: u64,
+        #[arg(long, default_value_t = 4)]
+        senders: usize,
+        #[arg(long, default_value_t = 256)]
+        window: usize,
+    },
+    /// One sender, a conversation of `members` online members: delivered messages per
+    /// second, and send→ack and send→delivery latency.
+    Fanout {
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        #[arg(long, default_value_t = 5_000)]
+        count: u64,
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+    },
+    /// `senders` connections each sending into its own conversation: committed
+    /// (acked) messages per second.
+    Ingest {
+        #[arg(long, default_value_t = 50)]
+        senders: usize,
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+    },
+    /// Hold `conns` idle sessions and report the server's RSS growth per connection.
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        conns: usize,
+        /// pid of leanrt-server, whose /proc status is read.
+        #[arg(long)]
+        server_pid: u32,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let target = scenario::Target {
+        url: cli.url,
+        app: cli.app,
+    };
+    let work = async move {
+        match cli.scenario {
+            Scenario::Burst {
+                to,
+                count,
+                senders,
+                window,
+            } => scenario::burst(&target, &to, count, senders, window).await,
+            Scenario::Fanout {
+                members,
+                count,
+                window,
+            } => scenario::fanout(&target, members, count, window).await,
+            Scenario::Ingest {
+                senders,
+                count,
+                window,
+            } => scenario::ingest(&target, senders, count, window).await,
+            Scenario::Idle { conns, server_pid } => {
+                scenario::idle(&target, conns, server_pid).await
+            }
+        }
+    };
+    let result = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(cli.timeout), work).await });
+    match result {
+        Ok(Ok(report)) => println!("{report}"),
+        Ok(Err(err)) => {
+            eprintln!("leanrt-loadgen: {err}");
+            std::process::exit(1);
+        }
+        Err(_) => {
+            eprintln!("leanrt-loadgen: timed out after {} s", cli.timeout);
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The benchmark scenarios. Each returns its measurements as one JSON object.
+
+pub use crate::peer::Target;
+use crate::peer::{direct, parse, Peer, Result, Sink, Stream};
+use crate::stats::Latencies;
+use futures_util::future::try_join_all;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A prefix that keeps the clientIds of different runs apart.
+fn run_tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:x}", std::process::id(), nanos)
+}
+
+/// Opens `n` sessions named `{prefix}{k}`, at most 200 handshakes at a time.
+async fn open_many(target: &Target, prefix: &str, n: usize) -> Result<Vec<Peer>> {
+    let mut peers = Vec::with_capacity(n);
+    for chunk_start in (0..n).step_by(200) {
+        let chunk = (chunk_start..n.min(chunk_start + 200))
+            .map(|k| Peer::open(target, format!("{prefix}{k}")));
+        peers.extend(try_join_all(chunk).await?);
+    }
+    Ok(peers)
+}
+
+/// Sends `n` messages into `cid` keeping at most `window` unacked, and returns the
+/// send→ack latencies. `body(k)` is the text of message `k`.
+async fn pump(
+    id: &str,
+    sink: &mut Sink,
+    stream: &mut Stream,
+    cid: &str,
+    n: usize,
+    window: usize,
+    body: impl Fn(usize) -> String,
+) -> Result<Latencies> {
+    let mut sent_at: Vec<Instant> = Vec::with_capacity(n);
+    let mut latencies = Latencies::default();
+    let mut acked = 0;
+    while acked < n {
+        while sent_at.len() < n && sent_at.len() - acked < window {
+            let k = sent_at.len();
+            sink.feed(direct(id, cid, k as u64 + 1, &body(k))).await?;
+            sent_at.push(Instant::now());
+        }
+        sink.flush().await?;
+        let mut frames = vec![stream.next().await.ok_or("connection closed")??];
+        while let Some(Some(more)) = stream.next().now_or_never() {
+            frames.push(more?);
+        }
+        for frame in frames.into_iter().filter_map(parse) {
+            if frame["cmd"] != "ack" {
+                continue;
+            }
+            if frame.get("code").is_some() {
+                return Err(format!("send failed: {frame}").into());
+            }
+            let Some(i) = frame["i"].as_u64() else {
+                continue;
+            };
+            if let Some(at) = sent_at.get(i as usize - 1) {
+                latencies.push(at.elapsed().as_micros() as u64);
+                acked += 1;
+            }
+        }
+    }
+    Ok(latencies)
+}
+
+/// Splits `count` into `parts` nearly equal shares.
+fn shares(count: u64, parts: usize) -> impl Iterator<Item = usize> {
+    let parts = parts.max(1) as u64;
+    (0..parts).map(move |p| (count / parts + u64::from(p < count % parts)) as usize)
+}
+
+pub async fn burst(
+    target: &Target,
+    to: &str,
+    count: u64,
+    senders: usize,
+    window: usize,
+) -> Result<Value> {
+    let tag = run_tag();
+    let mut peers = open_many(target, &format!("burst-{tag}-"), senders).await?;
+    // One conversation per sender with only the receiver, so senders get no deliveries.
+    let mut cids = Vec::new();
+    for peer in &mut peers {
+        cids.push(peer.start_conv(&[to.to_owned()]).await?);
+    }
+    let started = Instant::now();
+    let jobs = peers.into_iter().zip(cids).zip(shares(count, senders)).map(
+        |((mut peer, cid), n)| async move {
+            let id = peer.id.clone();
+            pump(
+                &id,
+                &mut peer.sink,
+                &mut peer.stream,
+                &cid,
+                n,
+                window,
+                |k| format!("m{k}"),
+            )
+            .await
+        },
+    );
+    let mut all = Latencies::default();
+    for l in try_join_all(jobs).await? {
+        all.extend(l);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok(
+        json!({"scenario": "burst", "sent": count, "seconds": secs, "acked_per_sec": count as f64 / secs, "ack_us": all.summary()}),
+    )
+}
+
+/// Counts the `direct` frames a member receives until `expect`, acking each read's
+/// frames in one write, and returns the send→delivery latencies. Message bodies are
+/// `"{k}:{micros since start}"`.
+async fn receive(mut peer: Peer, expect: usize, start: Arc<Instant>) -> Result<Latencies> {
+    let mut latencies = Latencies::default();
+    let mut got = 0;
+    while got < expect {
+        let mut frames = vec![peer.stream.next().await.ok_or("connection closed")??];
+        while let Some(Some(more)) = peer.stream.next().now_or_never() {
+            frames.push(more?);
+        }
+        let now = start.elapsed().as_micros() as u64;
+        for frame in frames.into_iter().filter_map(parse) {
+            if frame["cmd"] != "direct" {
+                continue;
+            }
+            got += 1;
+            let sent = frame["msg"]
+                .as_str()
+                .and_then(|m| m.split_once(':'))
+                .and_then(|(_, t)| t.parse::<u64>().ok());
+            if let Some(sent) = sent {
+                latencies.push(now.saturating_sub(sent));
+            }
+            let ack =
+                json!({"cmd": "ack", "cid": frame["cid"], "mid": frame["id"], "peerId": peer.id});
+            peer.sink.feed(Message::text(ack.to_string())).await?;
+        }
+        peer.sink.flush().await?;
+    }
+    Ok(latencies)
+}
+
+pub async fn fanout(target: &Target, members: usize, count: u64, window: usize) -> Result<Value> {
+    let tag = run_tag();
+    let mut sender = Peer::open(target, format!("fan-{tag}-sender")).await?;
+    let peers = open_many(target, &format!("fan-{tag}-m"), members).await?;
+    let ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
+    let cid = sender.start_conv(&ids).await?;
+    // Let the `joined` notifications settle before timing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let start = Arc::new(Instant::now());
+    let receivers: Vec<_> = peers
+        .into_iter()
+        .map(|p| tokio::spawn(receive(p, count as usize, start.clone())))
+        .collect();
+    let id = sender.id.clone();
+    let clock = start.clone();
+    let acks = pump(
+        &id,
+        &mut sender.sink,
+        &mut sender.stream,
+        &cid,
+        count as usize,
+        window,
+        |k| format!("{k}:{}", clock.elapsed().as_micros()),
+    )
+    .await?;
+    let mut delivery = Latencies::default();
+    for r in receivers {
+        delivery.extend(r.await??);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let delivered = count * members as u64;
+    Ok(
+        json!({"scenario": "fanout", "members": members, "sent": count, "delivered": delivered, "seconds": secs,
+        "delivered_per_sec": delivered as f64 / secs, "ack_us": acks.summary(), "delivery_us": delivery.summary()}),
+    )
+}
+
+pub async fn ingest(target: &Target, senders: usize, count: u64, window: usize) -> Result<Value> {
+    let tag = run_tag();
+    let mut peers = open_many(target, &format!("ingest-{tag}-"), senders).await?;
+    let mut cids = Vec::new();
+    for peer in &mut peers {
+        cids.push(peer.start_conv(&[]).await?);
+    }
+    let started = Instant::now();
+    let jobs = peers.into_iter().zip(cids).zip(shares(count, senders)).map(
+        |((mut peer, cid), n)| async move {
+            let id = peer.id.clone();
+            pump(
+                &id,
+                &mut peer.sink,
+                &mut peer.stream,
+                &cid,
+                n,
+                window,
+                |k| format!("ingest {k}"),
+            )
+            .await
+        },
+    );
+    let mut all = Latencies::default();
+    for l in try_join_all(jobs).await? {
+        all.extend(l);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok(
+        json!({"scenario": "ingest", "senders": senders, "acked": count, "seconds": secs,
+        "acked_per_sec": count as f64 / secs, "ack_us": all.summary()}),
+    )
+}
+
+/// Resident set size of `pid` in bytes.
+fn rss_bytes(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .ok_or("no VmRSS in /proc status")?;
+    Ok(kb * 1024)
+}
+
+pub async fn idle(target: &Target, conns: usize, server_pid: u32) -> Result<Value> {
+    let before = rss_bytes(server_pid)?;
+    let peers = open_many(target, &format!("idle-{}-", run_tag()), conns).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_bytes(server_pid)?;
+    drop(peers);
+    let per = after.saturating_sub(before) as f64 / conns as f64;
+    Ok(
+        json!({"scenario": "idle", "conns": conns, "rss_before": before, "rss_after": after, "bytes_per_conn": per}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares;
+
+    #[test]
+    fn shares_add_up() {
+        let s: Vec<usize> = shares(10, 3).collect();
+        assert_eq!(s, vec![4, 3, 3]);
+        assert_eq!(shares(200_000, 4).sum::<usize>(), 200_000);
+    }
+}

@@ -1,0 +1,214 @@
+'use strict'
+// `npm run bench`: leanrt against leancloud-realtime 2.4.0 (with its ws 0.8, and with
+// ws 8 injected), all against one local leanrt-server in one run, plus server
+// measures from the Rust load generator. Contenders alternate within each repetition;
+// every figure is the median of the repetitions.
+//
+//   node bench/run.js [--smoke] [--reps N] [--write]
+//
+// --smoke   tiny sizes and one repetition, debug binaries (run by `npm test`)
+// --write   also rewrite bench/RESULTS.md with the table
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+const { CONTENDERS } = require('./contenders')
+
+const argv = process.argv.slice(2)
+const smoke = argv.includes('--smoke')
+const write = argv.includes('--write')
+const repsAt = argv.indexOf('--reps')
+const REPS = repsAt >= 0 ? Number(argv[repsAt + 1]) : smoke ? 1 : 3
+const SIZE = smoke
+  ? { inbound: 400, rtt: 50, outbound: 300, rss: 20, fanMembers: 10, fanCount: 100, ingestSenders: 5, ingestCount: 500, idle: 100 }
+  : { inbound: 200000, rtt: 5000, outbound: 20000, rss: 1000, fanMembers: 100, fanCount: 5000, ingestSenders: 50, ingestCount: 100000, idle: 10000 }
+const root = path.join(__dirname, '..')
+const profile = smoke ? 'debug' : 'release'
+const bin = (name) => path.join(root, 'target', profile, name)
+const LIMIT_NOFILE = 65536
+
+/** Spawns `cmd` under a raised open-file limit; returns the child. */
+function spawnRaised(cmd, args, opts = {}) {
+  const quoted = [cmd, ...args].map((a) => `'${String(a).replace(/'/g, "'\\''")}'`).join(' ')
+  return spawn('bash', ['-c', `ulimit -n ${LIMIT_NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec ${quoted}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...opts,
+  })
+}
+
+/** Resolves with the first stdout match of `re`; rejects if the child exits first. */
+function waitFor(child, re, what) {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const onData = (chunk) => {
+      out += chunk
+      const m = re.exec(out)
+      if (m) {
+        child.stdout.off('data', onData)
+        child.off('close', onExit)
+        resolve(m)
+      }
+    }
+    const onExit = (code) => reject(new Error(`${what} exited with code ${code}: ${out.slice(-500)}`))
+    child.stdout.on('data', onData)
+    child.once('close', onExit)
+  })
+}
+
+const resultOf = (child, what) => waitFor(child, /RESULT (\{.*\})\n/, what).then((m) => JSON.parse(m[1]))
+const jsonOf = (child, what) => waitFor(child, /^(\{.*\})\n/m, what).then((m) => JSON.parse(m[1]))
+
+async function startServer() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leanrt-bench-'))
+  const child = spawnRaised(bin('leanrt-server'), ['--listen', '127.0.0.1:0', '--db', path.join(dir, 'bench.db'), '--log', 'warn'])
+  const m = await waitFor(child, /listening on http:\/\/(\S+)/, 'leanrt-server')
+  child.stdout.resume()
+  const hostPort = m[1]
+  return {
+    pid: child.pid,
+    router: `http://${hostPort}`,
+    ws: `ws://${hostPort}/`,
+    stop() {
+      child.kill('SIGTERM')
+      fs.rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+function client(measure, contender, server, n) {
+  const args = [path.join(__dirname, 'client.js'), measure, contender, server.router, String(n)]
+  if (measure === 'rss') args.unshift('--expose-gc')
+  return spawnRaised(process.execPath, args)
+}
+
+function loadgen(server, scenario, flags) {
+  return spawnRaised(bin('leanrt-loadgen'), ['--url', server.ws, scenario, ...flags])
+}
+
+/** The four client measures for one contender; each in a fresh process. */
+async function clientMeasures(contender, server) {
+  const recv = client('inbound', contender, server, SIZE.inbound)
+  const ready = await waitFor(recv, /READY (\S+)/, `${contender} inbound receiver`)
+  const sender = loadgen(server, 'burst', ['--to', ready[1], '--count', SIZE.inbound])
+  const [inbound] = await Promise.all([resultOf(recv, `${contender} inbound`), jsonOf(sender, 'loadgen burst')])
+  const rtt = await resultOf(client('rtt', contender, server, SIZE.rtt), `${contender} rtt`)
+  const outbound = await resultOf(client('outbound', contender, server, SIZE.outbound), `${contender} outbound`)
+  const rss = await resultOf(client('rss', contender, server, SIZE.rss), `${contender} rss`)
+  return {
+    'Inbound messages/s': inbound.msgs_per_sec,
+    'CPU µs per inbound message': inbound.cpu_us_per_msg,
+    'RSS KB per idle client': rss.bytes_per_client / 1024,
+    'Send→ack p50 µs': rtt.p50_us,
+    'Send→ack p99 µs': rtt.p99_us,
+    'Outbound acks/s (1000 in flight)': outbound.acks_per_sec,
+    'CPU µs per outbound message': outbound.cpu_us_per_msg,
+  }
+}
+
+async function serverMeasures(server) {
+  const fan = await jsonOf(loadgen(server, 'fanout', ['--members', SIZE.fanMembers, '--count', SIZE.fanCount]), 'loadgen fanout')
+  const ingest = await jsonOf(loadgen(server, 'ingest', ['--senders', SIZE.ingestSenders, '--count', SIZE.ingestCount]), 'loadgen ingest')
+  const idle = await jsonOf(loadgen(server, 'idle', ['--conns', SIZE.idle, '--server-pid', server.pid]), 'loadgen idle')
+  return {
+    [`Fan-out delivered/s (1 sender, ${SIZE.fanMembers} members)`]: fan.delivered_per_sec,
+    'Fan-out send→ack p50 µs': fan.ack_us.p50,
+    'Fan-out send→ack p99 µs': fan.ack_us.p99,
+    'Fan-out send→delivery p50 µs': fan.delivery_us.p50,
+    'Fan-out send→delivery p99 µs': fan.delivery_us.p99,
+    [`Durable ingest acked/s (${SIZE.ingestSenders} senders)`]: ingest.acked_per_sec,
+    [`Server RSS KB per idle connection (${SIZE.idle})`]: idle.bytes_per_conn / 1024,
+  }
+}
+
+const median = (xs) => {
+  const s = xs.slice().sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+/** `{measure: {contender: [values…]}}` → `{measure: {contender: median}}`. */
+function medians(samples) {
+  const out = {}
+  for (const [measure, by] of Object.entries(samples)) {
+    out[measure] = {}
+    for (const [who, xs] of Object.entries(by)) out[measure][who] = median(xs)
+  }
+  return out
+}
+
+function collect(samples, who, values) {
+  for (const [measure, v] of Object.entries(values)) {
+    samples[measure] ??= {}
+    ;(samples[measure][who] ??= []).push(v)
+  }
+}
+
+const fmt = (v) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 10 ? 1 : 2))
+
+function table(client, server) {
+  const lines = [
+    '| Measure | leanrt | 2.4.0 (ws 0.8) | 2.4.0 + ws 8 | leanrt ÷ 2.4.0 | leanrt ÷ 2.4.0+ws8 |',
+    '|---|---|---|---|---|---|',
+  ]
+  for (const [measure, by] of Object.entries(client)) {
+    const [a, b, c] = CONTENDERS.map((who) => by[who])
+    lines.push(`| ${measure} | ${fmt(a)} | ${fmt(b)} | ${fmt(c)} | ${(a / b).toFixed(2)}× | ${(a / c).toFixed(2)}× |`)
+  }
+  lines.push('', '| Server measure | leanrt-server |', '|---|---|')
+  for (const [measure, by] of Object.entries(server)) lines.push(`| ${measure} | ${fmt(by.server)} |`)
+  return lines.join('\n')
+}
+
+function machine() {
+  const cpus = os.cpus()
+  return `${cpus.length} cores, ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}`
+}
+
+async function main() {
+  for (const name of ['leanrt-server', 'leanrt-loadgen']) {
+    if (!fs.existsSync(bin(name))) throw new Error(`${bin(name)} is missing: run \`node scripts/build.js${smoke ? '' : ' --release'}\``)
+  }
+  const started = Date.now()
+  const server = await startServer()
+  const clientSamples = {}
+  const serverSamples = {}
+  try {
+    for (let rep = 0; rep < REPS; rep++) {
+      // Rotate the order so that no contender always runs first.
+      const order = CONTENDERS.map((_, k) => CONTENDERS[(k + rep) % CONTENDERS.length])
+      for (const who of order) {
+        console.error(`rep ${rep + 1}/${REPS}: ${who}`)
+        collect(clientSamples, who, await clientMeasures(who, server))
+      }
+      console.error(`rep ${rep + 1}/${REPS}: server`)
+      collect(serverSamples, 'server', await serverMeasures(server))
+    }
+  } finally {
+    server.stop()
+  }
+  const client = medians(clientSamples)
+  const srv = medians(serverSamples)
+  const text = table(client, srv)
+  const seconds = Math.round((Date.now() - started) / 1000)
+  console.log(`\n${text}\n\n${machine()}; ${REPS} repetition(s), medians; ${seconds} s`)
+  fs.writeFileSync(path.join(__dirname, smoke ? 'results-smoke.json' : 'results.json'), JSON.stringify({ date: new Date().toISOString(), machine: machine(), reps: REPS, size: SIZE, client, server: srv }, null, 2))
+  if (write) writeResults(text, seconds)
+}
+
+function writeResults(text, seconds) {
+  const doc = `# Benchmark results
+
+Command: \`npm run bench\` (\`node bench/run.js --write\` after a release build), ${REPS} repetitions, medians, contenders alternating.
+Date: ${new Date().toISOString().slice(0, 10)}. Machine: ${machine()}. Run time: ${seconds} s.
+
+Ratios are leanrt divided by the other: above 1 is better for rates (messages/s, acks/s),
+below 1 is better for CPU, memory and latency.
+
+${text}
+`
+  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), doc)
+}
+
+main().catch((err) => {
+  console.error(err.stack || err)
+  process.exit(1)
+})
