@@ -125,7 +125,11 @@ mod tests {
         let mut reasons = std::collections::HashSet::new();
         for c in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_code(c.code()), Some(c));
-            assert!(reasons.insert(c.reason()), "duplicate reason {}", c.reason());
+            assert!(
+                reasons.insert(c.reason()),
+                "duplicate reason {}",
+                c.reason()
+            );
         }
         assert_eq!(ErrorCode::ConversationNotFound.code(), 4303);
         assert_eq!(ErrorCode::from_code(1000), None);

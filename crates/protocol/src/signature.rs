@@ -104,11 +104,29 @@ mod tests {
             "app:alice::1:n"
         );
         assert_eq!(
-            signed_string("app", "a", Action::Invite { cid: "c1", members: &m }, "1", "n"),
+            signed_string(
+                "app",
+                "a",
+                Action::Invite {
+                    cid: "c1",
+                    members: &m
+                },
+                "1",
+                "n"
+            ),
             "app:a:c1:bob:carol:1:n:invite"
         );
         assert_eq!(
-            signed_string("app", "a", Action::Kick { cid: "c1", members: &m }, "1", "n"),
+            signed_string(
+                "app",
+                "a",
+                Action::Kick {
+                    cid: "c1",
+                    members: &m
+                },
+                "1",
+                "n"
+            ),
             "app:a:c1:bob:carol:1:n:kick"
         );
     }
@@ -135,7 +153,16 @@ mod tests {
     #[test]
     fn an_open_signature_does_not_verify_as_a_kick() {
         let open = signed_string("app", "a", Action::Open, "1", "n");
-        let kick = signed_string("app", "a", Action::Kick { cid: "", members: &[] }, "1", "n");
+        let kick = signed_string(
+            "app",
+            "a",
+            Action::Kick {
+                cid: "",
+                members: &[],
+            },
+            "1",
+            "n",
+        );
         assert!(!verify("k", &kick, &sign("k", &open)));
     }
 }
