@@ -1,0 +1,169 @@
+'use strict'
+// leanrt in child processes: Node exits by itself after close() and when a client
+// never opens, an unreferenced open client stays connected, a killed server gives close → reuse → open with no uncaught
+// exception, a 50 ms heartbeat neither crashes nor drops, and a throwing listener
+// surfaces its error without wedging the connection.
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+
+const realtime = require('..')
+const { startServer, stopAll } = require('./helpers/server')
+const { ROOT, cb, until, runNode } = require('./leanrt-common')
+
+const APP = 'leanrtProc'
+const T = { timeout: 30000 }
+let srv
+
+before(async () => {
+  srv = await startServer({ app: APP })
+})
+after(() => stopAll())
+
+const env = () => ({ LEANRT_ROUTER: srv.routerUrl, LEANRT_SERVER: '' })
+
+test('the process exits within 5 s after close()', T, async () => {
+  const r = await runNode(
+    `const realtime = require('.')
+     const rt = realtime({ appId: '${APP}', clientId: 'exit1' }, () => {
+       rt.close()
+       console.log('closed', Date.now())
+     })`,
+    env(),
+  )
+  assert.equal(r.code, 0, r.stderr)
+  const closedAt = Number(/closed (\d+)/.exec(r.stdout)[1])
+  assert.ok(Date.now() - closedAt < 5000, `exited ${Date.now() - closedAt} ms after close()`)
+})
+
+test('the process exits when nothing was opened', T, async () => {
+  const r = await runNode(
+    `const realtime = require('.')
+     realtime.config({ heartbeatsTime: 1000 })
+     realtime._tool.eventCenter().on('x', () => {}).emit('x')
+     console.log('loaded')`,
+    env(),
+    5000,
+  )
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /loaded/)
+})
+
+test('a client that never opens lets the process exit, with an error event', T, async () => {
+  const r = await runNode(
+    `const realtime = require('.')
+     const rt = realtime({ appId: '${APP}', clientId: 'nowhere', server: 'ws://127.0.0.1:9/' })
+     rt.on('error', (e) => console.log('error ' + (e instanceof Error)))
+     rt.on('open', () => console.log('open'))`,
+    {},
+    10000,
+  )
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, 'error true\n')
+  assert.ok(r.ms < 5000, `took ${r.ms} ms`)
+})
+
+test('an unreferenced open client stays connected', T, async () => {
+  const child = runNode(
+    `const realtime = require('.')
+     realtime({ appId: '${APP}', clientId: 'orphan' }, () => console.log('open'))
+       .on('message', (m) => { console.log('got', m.msg); process.exit(0) })
+     setTimeout(() => global.gc(), 200)`,
+    Object.assign(env(), { NODE_OPTIONS: '--expose-gc' }),
+  )
+  let sender
+  await cb((done) => {
+    sender = realtime({ appId: APP, clientId: 'orphanSender', router: srv.routerUrl }, done)
+  })
+  const room = await cb((done) => sender.room({ members: ['orphan'] }, done))
+  // Keep sending until the child (which may still be connecting) gets one.
+  const timer = setInterval(() => room.send('ping', () => {}), 300)
+  const r = await child
+  clearInterval(timer)
+  sender.close()
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /got ping/)
+})
+
+async function killAndRestart(prelude) {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const realtime = require('.')
+       ${prelude}
+       process.on('uncaughtException', (e) => { console.log('UNCAUGHT ' + e.message); process.exit(3) })
+       const rt = realtime({ appId: '${APP}', clientId: 'phoenix' })
+       let opens = 0
+       for (const name of ['open', 'close', 'reuse', 'error']) rt.on(name, () => {
+         console.log(name)
+         if (name === 'open' && ++opens === 2) rt.ping('phoenix', (on) => { console.log('online ' + on.join()); rt.close() })
+       })`,
+    ],
+    { cwd: ROOT, env: Object.assign({}, process.env, env(), { LEANRT_RECONNECT_DELAY_MS: '300' }), stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (err += d))
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  try {
+    await until(() => out.includes('open'), 'first open', 10000)
+    await srv.kill('SIGKILL')
+    await until(() => out.includes('reuse'), 'reuse', 10000)
+    await srv.restart()
+    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 20000))])
+    assert.equal(code, 0, `stdout: ${out}\nstderr: ${err}`)
+  } finally {
+    child.kill('SIGKILL')
+  }
+  const lines = out.trim().split('\n').filter((l) => l !== 'error')
+  assert.deepEqual(lines, ['open', 'close', 'reuse', 'open', 'online phoenix', 'close'])
+}
+
+test('a killed server gives close, reuse, then open after restart', T, () => killAndRestart(''))
+
+test('the same over an injected ws transport', T, () =>
+  killAndRestart("realtime.config({ WebSocket: require('ws') })"),
+)
+
+test('a 50 ms heartbeat on an idle connection neither crashes nor drops', T, async () => {
+  const r = await runNode(
+    `const realtime = require('.')
+     realtime.config({ heartbeatsTime: 50 })
+     const rt = realtime({ appId: '${APP}', clientId: 'beat' })
+     rt.on('close', () => console.log('close'))
+     rt.on('reuse', () => console.log('reuse'))
+     rt.on('open', () => setTimeout(() => rt.ping('beat', (on) => { console.log('online ' + on.join()); rt.close() }), 1500))`,
+    env(),
+  )
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, 'online beat\nclose\n')
+})
+
+test('a throwing listener surfaces its error and the connection keeps working', T, async () => {
+  const child = runNode(
+    `const realtime = require('.')
+     process.on('uncaughtException', (e) => console.log('uncaught ' + e.message))
+     const rt = realtime({ appId: '${APP}', clientId: 'thrower' }, () => console.log('open'))
+     let n = 0
+     rt.on('message', (m) => {
+       console.log('got ' + m.msg)
+       if (++n === 1) throw new Error('listener bug')
+       rt.close()
+     })`,
+    env(),
+  )
+  let sender
+  await cb((done) => {
+    sender = realtime({ appId: APP, clientId: 'throwerSender', router: srv.routerUrl }, done)
+  })
+  const room = await cb((done) => sender.room({ members: ['thrower'] }, done))
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  await cb((done) => room.send('one', done))
+  await cb((done) => room.send('two', done))
+  const r = await child
+  sender.close()
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(r.stdout.trim().split('\n'), ['open', 'got one', 'uncaught listener bug', 'got two'])
+})

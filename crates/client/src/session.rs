@@ -1,0 +1,444 @@
+//! The connection task: connect (router, then socket), serve the socket until it
+//! ends, then reconnect with backoff until the embedder closes. Heartbeat and guard
+//! timers are re-armed on every socket; sends made while offline are held (up to a
+//! bound) and go out once the next session has opened.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::time::{sleep, sleep_until, Instant};
+
+use crate::backoff::Backoff;
+use crate::event::{Event, EventSink};
+use crate::frame::{classify, Inbound, Kind};
+use crate::router::{self, Endpoint};
+use crate::transport::{Connector, Received, Transport};
+
+/// 2.4.0's default heartbeat interval.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 60_000;
+/// Silence after which the socket is presumed dead (2.4.0's guard).
+const GUARD: Duration = Duration::from_secs(180);
+/// How long a closing socket may take to confirm the close.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// Sends coalesced into one write.
+const MAX_SEND_BATCH: usize = 256;
+
+/// How the engine connects.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub app_id: String,
+    /// The clientId; `None` for an anonymous client, which adopts the server's id.
+    pub peer_id: Option<String>,
+    pub endpoint: Endpoint,
+    /// Ask the router for `wss://` URLs (`&secure=1`).
+    pub secure: bool,
+    /// Heartbeat interval in ms, read each time the timer is armed.
+    pub heartbeat_ms: Arc<AtomicU64>,
+    /// The first reconnect delay (2.4.0: 5 s); later ones double, capped.
+    pub reconnect_delay: Duration,
+    /// How many frames sent while offline are held for the next session.
+    pub hold_limit: usize,
+}
+
+impl Config {
+    pub fn new(app_id: impl Into<String>, peer_id: Option<String>, endpoint: Endpoint) -> Self {
+        Config {
+            app_id: app_id.into(),
+            peer_id,
+            endpoint,
+            secure: true,
+            heartbeat_ms: Arc::new(AtomicU64::new(DEFAULT_HEARTBEAT_MS)),
+            reconnect_delay: Duration::from_secs(5),
+            hold_limit: 1024,
+        }
+    }
+}
+
+/// What the embedder asks of the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// The `session open` frame, answering [`Event::SocketOpen`]; sent at once.
+    OpenSession(String),
+    /// Any other frame: sent when a session is open, else held.
+    Send(String),
+    /// Drop the current socket (if any) and connect again now.
+    Reconnect,
+    /// Send this frame if a session is open (`session close`), close the socket, stop.
+    Close(Option<String>),
+}
+
+/// The embedder's end of a running engine. Dropping every handle closes it.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    commands: UnboundedSender<Command>,
+}
+
+impl Handle {
+    /// Queues a command; `false` once the engine has stopped.
+    pub fn command(&self, command: Command) -> bool {
+        self.commands.send(command).is_ok()
+    }
+}
+
+/// Creates an engine: the handle, and the task to spawn on a tokio runtime.
+pub fn spawn<C: Connector, S: EventSink>(
+    config: Config,
+    connector: C,
+    sink: Arc<S>,
+) -> (Handle, impl Future<Output = ()> + Send) {
+    let (tx, rx) = unbounded_channel();
+    let session = Session {
+        peer_id: config.peer_id.clone(),
+        backoff: Backoff::new(config.reconnect_delay),
+        config,
+        connector,
+        sink,
+        commands: rx,
+        pending: None,
+        held: VecDeque::new(),
+        reuse_announced: false,
+        ever_opened: false,
+    };
+    (Handle { commands: tx }, session.run())
+}
+
+/// How serving one socket ended.
+enum Ended {
+    UserClosed,
+    Lost,
+    Restart,
+}
+
+struct Session<C, S> {
+    config: Config,
+    connector: C,
+    sink: Arc<S>,
+    commands: UnboundedReceiver<Command>,
+    /// A command taken while coalescing sends, to handle next.
+    pending: Option<Command>,
+    held: VecDeque<String>,
+    peer_id: Option<String>,
+    backoff: Backoff,
+    /// `reuse` was emitted for the current outage.
+    reuse_announced: bool,
+    /// A session opened at least once.
+    ever_opened: bool,
+}
+
+/// What to do after a command arrived while no socket is open.
+enum Offline {
+    Continue,
+    ConnectNow,
+    Stop,
+}
+
+impl<C: Connector, S: EventSink> Session<C, S> {
+    async fn run(mut self) {
+        loop {
+            match self.connect().await {
+                Ok(Some(transport)) => match self.serve(transport).await {
+                    Ended::UserClosed => return,
+                    Ended::Restart => continue,
+                    Ended::Lost => self.announce_reuse().await,
+                },
+                Ok(None) => return,
+                Err(message) => self.sink.push(Event::Error(message)).await,
+            }
+            let keep_alive = self.ever_opened;
+            self.sink.push(Event::Backoff { keep_alive }).await;
+            let wake = sleep(self.backoff.next_delay());
+            tokio::pin!(wake);
+            loop {
+                tokio::select! {
+                    _ = &mut wake => break,
+                    command = self.commands.recv() => match self.offline(command).await {
+                        Offline::Continue => {}
+                        Offline::ConnectNow => break,
+                        Offline::Stop => return,
+                    },
+                }
+            }
+        }
+    }
+
+    async fn announce_reuse(&mut self) {
+        if !self.reuse_announced {
+            self.reuse_announced = true;
+            self.sink.push(Event::Reuse).await;
+        }
+    }
+
+    /// Router lookup and socket connect, while still taking commands.
+    /// `Ok(None)`: the embedder closed meanwhile.
+    async fn connect(&mut self) -> Result<Option<C::Transport>, String> {
+        let Session {
+            config,
+            connector,
+            commands,
+            held,
+            sink,
+            ..
+        } = self;
+        let config = &*config;
+        let attempt = async move {
+            let url = router::resolve(&config.endpoint, &config.app_id, config.secure).await?;
+            connector.connect(&url).await
+        };
+        tokio::pin!(attempt);
+        loop {
+            tokio::select! {
+                result = &mut attempt => return result.map(Some),
+                command = commands.recv() => {
+                    if let Offline::Stop = hold_offline(command, held, config, &**sink).await {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn offline(&mut self, command: Option<Command>) -> Offline {
+        hold_offline(command, &mut self.held, &self.config, &*self.sink).await
+    }
+
+    /// Runs one open socket until it ends.
+    async fn serve(&mut self, mut t: C::Transport) -> Ended {
+        self.sink.push(Event::SocketOpen).await;
+        let mut opened = false;
+        let mut last_inbound = Instant::now();
+        let mut heartbeat_armed = true;
+        let mut batch = Vec::new();
+        loop {
+            let command = match self.pending.take() {
+                Some(command) => Some(command),
+                None => {
+                    let heartbeat =
+                        Duration::from_millis(self.config.heartbeat_ms.load(Ordering::Relaxed));
+                    tokio::select! {
+                        _ = t.recv_batch(&mut batch) => {
+                            last_inbound = Instant::now();
+                            heartbeat_armed = true;
+                            if let Some(ended) = self.on_batch(&mut t, &mut batch, &mut opened).await {
+                                return ended;
+                            }
+                            continue;
+                        }
+                        command = self.commands.recv() => command,
+                        _ = sleep_until(last_inbound + heartbeat), if heartbeat_armed => {
+                            heartbeat_armed = false;
+                            if let Err(e) = send_now(&mut t, "{}".to_owned()).await {
+                                return self.lost(&mut t, e).await;
+                            }
+                            continue;
+                        }
+                        _ = sleep_until(last_inbound + GUARD) => {
+                            self.announce_reuse().await;
+                            self.shut(&mut t, false).await;
+                            return Ended::Lost;
+                        }
+                    }
+                }
+            };
+            match command {
+                None | Some(Command::Close(None)) => {
+                    self.shut(&mut t, true).await;
+                    return Ended::UserClosed;
+                }
+                Some(Command::Close(Some(frame))) => {
+                    if opened {
+                        let _ = send_now(&mut t, frame).await;
+                    }
+                    self.shut(&mut t, true).await;
+                    return Ended::UserClosed;
+                }
+                Some(Command::Reconnect) => {
+                    self.shut(&mut t, false).await;
+                    return Ended::Restart;
+                }
+                Some(Command::OpenSession(frame)) => {
+                    if let Err(e) = send_now(&mut t, frame).await {
+                        return self.lost(&mut t, e).await;
+                    }
+                }
+                Some(Command::Send(frame)) if opened => {
+                    if let Err(e) = self.send_coalesced(&mut t, frame).await {
+                        return self.lost(&mut t, e).await;
+                    }
+                }
+                Some(Command::Send(frame)) => self.hold(frame).await,
+            }
+        }
+    }
+
+    /// Sends `first` and every send already queued behind it with one flush.
+    async fn send_coalesced(&mut self, t: &mut C::Transport, first: String) -> Result<(), String> {
+        t.feed(first).await?;
+        for _ in 1..MAX_SEND_BATCH {
+            match self.commands.try_recv() {
+                Ok(Command::Send(frame)) => t.feed(frame).await?,
+                Ok(other) => {
+                    self.pending = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        t.flush().await
+    }
+
+    /// Handles one read: acks first (one write for all), then hands the frames over.
+    async fn on_batch(
+        &mut self,
+        t: &mut C::Transport,
+        batch: &mut Vec<Received>,
+        opened: &mut bool,
+    ) -> Option<Ended> {
+        let mut events = Vec::with_capacity(batch.len());
+        let mut wrote = false;
+        let mut ended = None;
+        let mut failure = None;
+        for received in batch.drain(..) {
+            let text = match received {
+                Received::Text(text) => text,
+                Received::Closed { code, reason } => {
+                    events.push(Event::Close { code, reason });
+                    ended = Some(Ended::Lost);
+                    break;
+                }
+            };
+            let (kind, ack) = match classify(&text) {
+                Inbound::Frame { kind, ack } => (kind, ack),
+                Inbound::Silent => continue,
+                Inbound::Invalid => {
+                    let shown: String = text.chars().take(200).collect();
+                    events.push(Event::Error(format!("unparsable frame: {shown}")));
+                    continue;
+                }
+            };
+            if let Some(ack) = ack {
+                failure = failure.or(t.feed(ack.frame(self.peer_id.as_deref())).await.err());
+                wrote = true;
+            }
+            let session_closed = matches!(kind, Kind::SessionClosed { reply: false });
+            if let Kind::SessionOpened { peer_id } = kind {
+                *opened = true;
+                self.ever_opened = true;
+                self.backoff.reset();
+                self.reuse_announced = false;
+                if self.peer_id.is_none() {
+                    self.peer_id = peer_id;
+                }
+                for frame in std::mem::take(&mut self.held) {
+                    failure = failure.or(t.feed(frame).await.err());
+                    wrote = true;
+                }
+            }
+            events.push(Event::Frame(text));
+            if session_closed {
+                // The server ended the session: 2.4.0 emits `reuse` right after it.
+                self.reuse_announced = true;
+                events.push(Event::Reuse);
+                ended = Some(Ended::Lost);
+                break;
+            }
+        }
+        if wrote {
+            failure = failure.or(t.flush().await.err());
+        }
+        let socket_gone = matches!(events.last(), Some(Event::Close { .. }));
+        for event in events {
+            self.sink.push(event).await;
+        }
+        match (ended, failure) {
+            (Some(ended), _) if socket_gone => Some(ended),
+            (Some(ended), _) => {
+                self.shut(t, false).await;
+                Some(ended)
+            }
+            (None, Some(e)) => Some(self.lost(t, e).await),
+            (None, None) => None,
+        }
+    }
+
+    /// A write failed: the socket is unusable.
+    async fn lost(&mut self, t: &mut C::Transport, error: String) -> Ended {
+        t.close().await;
+        self.sink
+            .push(Event::Close {
+                code: 1006,
+                reason: error,
+            })
+            .await;
+        Ended::Lost
+    }
+
+    /// Closes the socket, waits (bounded) for the close to complete, reports it.
+    /// A close the embedder asked for is reported as a normal close (1000), as 2.4.0
+    /// observes it, however the server ends the connection.
+    async fn shut(&mut self, t: &mut C::Transport, by_user: bool) {
+        t.close().await;
+        let mut batch = Vec::new();
+        let closed = tokio::time::timeout(CLOSE_WAIT, async {
+            loop {
+                t.recv_batch(&mut batch).await;
+                if let Some(Received::Closed { code, reason }) = batch.pop() {
+                    return (code, reason);
+                }
+                batch.clear();
+            }
+        })
+        .await;
+        let (code, reason) = match closed {
+            _ if by_user => (1000, String::new()),
+            Ok(closed) => closed,
+            Err(_) => (1006, String::new()),
+        };
+        self.sink.push(Event::Close { code, reason }).await;
+    }
+
+    async fn hold(&mut self, frame: String) {
+        hold_frame(frame, &mut self.held, &self.config, &*self.sink).await;
+    }
+}
+
+async fn send_now<T: Transport>(t: &mut T, frame: String) -> Result<(), String> {
+    t.feed(frame).await?;
+    t.flush().await
+}
+
+/// Keeps a frame for the next session, or reports it dropped past the bound.
+async fn hold_frame<S: EventSink>(
+    frame: String,
+    held: &mut VecDeque<String>,
+    config: &Config,
+    sink: &S,
+) {
+    if held.len() < config.hold_limit {
+        held.push_back(frame);
+    } else {
+        sink.push(Event::Dropped(frame)).await;
+    }
+}
+
+/// A command while no socket is open.
+async fn hold_offline<S: EventSink>(
+    command: Option<Command>,
+    held: &mut VecDeque<String>,
+    config: &Config,
+    sink: &S,
+) -> Offline {
+    match command {
+        None | Some(Command::Close(_)) => Offline::Stop,
+        Some(Command::Reconnect) => Offline::ConnectNow,
+        // A session open for a socket that is gone already.
+        Some(Command::OpenSession(_)) => Offline::Continue,
+        Some(Command::Send(frame)) => {
+            hold_frame(frame, held, config, sink).await;
+            Offline::Continue
+        }
+    }
+}

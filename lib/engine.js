@@ -1,0 +1,279 @@
+'use strict'
+// `realtime._engine`: the frame builders and the internal event handlers of 2.4.0,
+// on top of the native connection. Functions take the RealtimeObject's `cache`
+// first and are called through this object, so apps may still monkey-patch them.
+const tool = require('./tool')
+const media = require('./media')
+const { config, native } = require('./config')
+const foreignSocket = require('./foreign-socket')
+
+const UA = 'js/2.4.0'
+
+const engine = {}
+
+engine.getMediaMsg = media.getMediaMsg
+engine.setMediaMsg = media.setMediaMsg
+
+/** The next serial id: 2016 first, after 999999 comes 2015. */
+engine.getSerialId = function (cache) {
+  cache.serialId++
+  if (cache.serialId > 999999) cache.serialId = 2015
+  return cache.serialId
+}
+
+function frameText(cache, data) {
+  data.peerId = cache.options.peerId
+  return JSON.stringify(data)
+}
+
+/** Sends a frame unless closed; the engine holds it while offline (fix §9.2). */
+engine.wsSend = function (cache, data) {
+  if (cache.closeFlag || !cache.ws) return
+  cache.ws.send(frameText(cache, data))
+}
+
+/** Calls the app's auth function when set, then `send(cmd)` with n/t/s added. */
+function signed(cache, params, denial, cmd, send) {
+  if (!params) return send(cmd)
+  cache.authFun(params, function (authResult) {
+    if (authResult && authResult.signature) {
+      cmd.n = authResult.nonce
+      cmd.t = authResult.timestamp
+      cmd.s = authResult.signature
+      send(cmd)
+    } else {
+      throw new Error(denial + authResult)
+    }
+  })
+}
+
+engine.openSession = function (cache, options) {
+  const cmd = { cmd: 'session', op: 'open', appId: cache.options.appId, ua: UA, i: options.serialId }
+  const ws = cache.ws
+  const params = cache.authFun && { clientId: cache.options.peerId }
+  signed(cache, params, 'Session open denied by application: ', cmd, (c) => {
+    if (cache.ws === ws && !cache.closeFlag) ws.openSession(frameText(cache, c))
+  })
+}
+
+/** The `session close` frame that `close()` sends first (fix §9.4). */
+engine.closeSession = function (cache) {
+  return frameText(cache, { cmd: 'session', op: 'close', i: engine.getSerialId(cache) })
+}
+
+engine.startConv = function (cache, options) {
+  const cmd = {
+    cmd: 'conv',
+    op: 'start',
+    m: options.members,
+    attr: { name: options.name || '', attr: options.attr || {} },
+    i: options.serialId,
+    unique: options.unique || false,
+    transient: options.transient || false,
+  }
+  const params = cache.authFun && { clientId: cache.options.peerId, members: options.members }
+  signed(cache, params, 'Conversation creation denied by application: ', cmd, (c) => engine.wsSend(cache, c))
+}
+
+engine.convAdd = function (cache, options) {
+  const cmd = { cmd: 'conv', op: 'add', cid: options.cid, m: options.members, i: options.serialId }
+  const params = cache.authFun && {
+    clientId: cache.options.peerId,
+    members: options.members,
+    convId: options.cid,
+    action: 'invite',
+  }
+  signed(cache, params, 'Adding members to conversation denied by application: ', cmd, (c) => engine.wsSend(cache, c))
+}
+
+engine.convRemove = function (cache, options) {
+  const cmd = { cmd: 'conv', op: 'remove', cid: options.cid, m: options.members, i: options.serialId }
+  const self = options.members.length <= 1 && options.members[0] == cache.options.peerId // eslint-disable-line eqeqeq
+  const params = cache.authFun &&
+    !self && { clientId: cache.options.peerId, members: options.members, convId: options.cid, action: 'kick' }
+  signed(cache, params, 'Removing members from conversation denied by application: ', cmd, (c) =>
+    engine.wsSend(cache, c),
+  )
+}
+
+engine.send = function (cache, options) {
+  engine.wsSend(cache, {
+    cmd: 'direct',
+    cid: options.cid,
+    msg: options.data,
+    i: options.serialId,
+    r: options.receipt || false,
+    transient: options.transient || false,
+  })
+}
+
+engine.convQuery = function (cache, options) {
+  options = options || {}
+  const where = options.where || {}
+  // Fix §9.9: only arrays become `$all`.
+  if (Array.isArray(where.m)) where.m = { $all: where.m }
+  if (where.roomIds || where.convIds) {
+    where.objectId = { $in: where.roomIds || where.convIds }
+    delete where.roomIds
+    delete where.convIds
+  }
+  engine.wsSend(cache, {
+    cmd: 'conv',
+    op: 'query',
+    where,
+    sort: options.sort || '-lm',
+    limit: options.limit || 10,
+    skip: options.skip || 0,
+    flag: options.flag,
+    i: options.serialId,
+  })
+}
+
+engine.querySession = function (cache, options) {
+  engine.wsSend(cache, { cmd: 'session', op: 'query', i: options.serialId, sessionPeerIds: options.peerIdList })
+}
+
+engine.convLog = function (cache, options) {
+  engine.wsSend(cache, {
+    cmd: 'logs',
+    cid: options.cid,
+    t: options.t || undefined,
+    mid: options.mid || undefined,
+    limit: options.limit || 20,
+    i: options.serialId,
+  })
+}
+
+engine.convUpdate = function (cache, options) {
+  engine.wsSend(cache, { cmd: 'conv', op: 'update', cid: options.cid, attr: options.data, i: options.serialId })
+}
+
+engine.convCount = function (cache, options) {
+  engine.wsSend(cache, { cmd: 'conv', op: 'count', i: options.serialId, cid: options.cid })
+}
+
+/**
+ * Starts (or restarts) the connection of a RealtimeObject. The environment variable
+ * LEANRT_RECONNECT_DELAY_MS overrides the first reconnect delay (5000 ms, as 2.4.0),
+ * for tests.
+ */
+engine.connect = function (cache) {
+  if (cache.ws && cache.ws.reconnect()) return
+  const o = cache.options
+  const foreign = Boolean(config.WebSocket)
+  const delay = Number(process.env.LEANRT_RECONNECT_DELAY_MS)
+  const options = {
+    appId: String(o.appId),
+    peerId: o.peerId === undefined || o.peerId === null ? undefined : String(o.peerId),
+    server: o.server,
+    router: o.router,
+    region: o.region,
+    secure: Boolean(o.secure),
+    reconnectDelayMs: delay > 0 ? Math.min(delay, 2 ** 31) : undefined,
+    foreign,
+  }
+  const sockets = foreign ? foreignSocket.driver(config.WebSocket) : null
+  const ws = new native.Connection(options, (batch) => engine.dispatch(cache, ws, sockets, batch))
+  cache.ws = ws
+}
+
+/** Handles one batch from the native engine; listener exceptions surface afterwards. */
+engine.dispatch = function (cache, ws, sockets, batch) {
+  let items
+  try {
+    items = JSON.parse(batch)
+  } catch (err) {
+    items = [{ $: 'error', message: 'leanrt: undecodable event batch: ' + err.message }]
+  }
+  for (const item of items) {
+    try {
+      if (item.$ === undefined) engine.wsMessage(cache, item)
+      else if (sockets && item.$.startsWith('ws-')) sockets.handle(ws, item)
+      else if (cache.ws === ws) engine.lifecycle(cache, item)
+    } catch (err) {
+      process.nextTick(() => {
+        throw err
+      })
+    }
+  }
+}
+
+/** An engine event (anything but a frame). */
+engine.lifecycle = function (cache, item) {
+  switch (item.$) {
+    case 'socket-open':
+      return engine.wsOpen(cache)
+    case 'close':
+      return cache.ec.emit('close', { type: 'close', code: item.code, reason: item.reason, wasClean: item.code !== 1006 })
+    case 'reuse':
+      cache.reuseFlag = true
+      return cache.ec.emit('reuse')
+    case 'error':
+      return cache.ec.emit('error', new Error(item.message))
+    case 'dropped': {
+      const err = new Error('leanrt: offline with too many sends held; this frame was not sent')
+      err.frame = JSON.parse(item.frame)
+      return cache.ec.emit('error', err)
+    }
+  }
+}
+
+engine.wsOpen = function (cache) {
+  engine.bindEvent(cache)
+  engine.openSession(cache, { serialId: engine.getSerialId(cache) })
+}
+
+/** Emits a frame under its `cmd[-op]` name. */
+engine.wsMessage = function (cache, data) {
+  const eventName = data.op ? data.cmd + '-' + data.op : data.cmd
+  cache.ec.emit(eventName, data)
+}
+
+/** The internal handlers, registered when the first socket opens (as 2.4.0). */
+engine.bindEvent = function (cache) {
+  if (cache.bound) return
+  cache.bound = true
+  const ec = cache.ec
+  ec.on('session-opened', function (data) {
+    cache.reuseFlag = false
+    cache.openFlag = true
+    // Fix §9.10: an anonymous client adopts the id the server assigned.
+    if ((cache.options.peerId === undefined || cache.options.peerId === null) && data.peerId) {
+      cache.options.peerId = data.peerId
+    }
+    ec.emit('open', data)
+  })
+  ec.on('session-error', function (data) {
+    ec.emit('error', data)
+  })
+  ec.on('conv-joined', function (data) {
+    if (data.peerId !== data.initBy) ec.emit('join', data)
+    ec.emit('invited', data)
+  })
+  ec.on('conv-left', function (data) {
+    ec.emit('left', data)
+    ec.emit('kicked', data)
+  })
+  ec.on('conv-members-joined', function (data) {
+    ec.emit('join', data)
+    ec.emit('membersjoined', data)
+  })
+  ec.on('conv-members-left', function (data) {
+    ec.emit('left', data)
+    ec.emit('membersleft', data)
+  })
+  // Fix §9.6: an `error` event, no throw.
+  ec.on('conv-error', function (data) {
+    ec.emit('error', data)
+  })
+  // The engine has acked it already (acks of one read go out in one write).
+  ec.on('direct', function (data) {
+    data.msg = engine.getMediaMsg(cache, data.msg)
+    ec.emit('message', data)
+  })
+  ec.on('rcp', function (data) {
+    ec.emit('receipt', data)
+  })
+}
+
+module.exports = engine

@@ -1,0 +1,134 @@
+'use strict'
+// RoomObject (protocol.md §8.4): one conversation, as 2.4.0's `newConvObject`.
+const engine = require('./engine')
+
+/** Calls `callback(data)` once for the reply to `serialId` on `eventName`. */
+function onReply(cache, eventName, serialId, callback) {
+  const fun = function (data) {
+    if (data.i === serialId) {
+      cache.ec.off(eventName, fun)
+      if (callback) callback(data)
+    }
+  }
+  cache.ec.on(eventName, fun)
+}
+
+function newConvObject(cache) {
+  function addOrRemove(cid, argument, callback, cmd) {
+    const members = typeof argument === 'string' ? [argument] : argument
+    const options = { cid, members, serialId: engine.getSerialId(cache) }
+    onReply(cache, cmd === 'add' ? 'conv-added' : 'conv-removed', options.serialId, callback)
+    if (cmd === 'add') engine.convAdd(cache, options)
+    else engine.convRemove(cache, options)
+  }
+
+  return {
+    id: '',
+    attr: {},
+    add(argument, callback) {
+      addOrRemove(this.id, argument, callback, 'add')
+      return this
+    },
+    remove(argument, callback) {
+      addOrRemove(this.id, argument, callback, 'remove')
+      return this
+    },
+    join(callback) {
+      this.add(cache.options.peerId, callback)
+      return this
+    },
+    leave(callback) {
+      this.remove(cache.options.peerId, callback)
+      return this
+    },
+    send(data, argument1, argument2) {
+      let callback
+      let options = {}
+      // Two arguments: the second is the callback. Three: options, then callback.
+      if (arguments.length === 2) callback = argument1
+      else if (arguments.length === 3) {
+        options = argument1
+        callback = argument2
+      }
+      options.cid = this.id
+      options.serialId = engine.getSerialId(cache)
+      if (options.type) options.data = engine.setMediaMsg(cache, options.type, data)
+      else options.data = typeof data === 'string' ? data : JSON.stringify(data)
+      if (options.receipt) options.receipt = 1
+      // The server never acks a transient message, so its callback never fires.
+      if (!options.transient) {
+        const serialId = options.serialId
+        const fun = function (ack) {
+          if (ack.i === serialId) {
+            cache.ec.off('ack', fun)
+            if (callback) callback(ack)
+          }
+        }
+        cache.ec.on('ack', fun)
+      }
+      engine.send(cache, options, callback)
+      return this
+    },
+    log(argument, callback) {
+      let options = {}
+      if (arguments.length === 1) callback = argument
+      else if (arguments.length === 2) options = argument
+      options.cid = options.cid || this.id
+      options.serialId = options.serialId || engine.getSerialId(cache)
+      const serialId = options.serialId
+      const fun = function (data) {
+        if (data.i !== serialId) return
+        cache.ec.off('logs', fun)
+        if (!callback) return
+        const logs = Array.isArray(data.logs) ? data.logs : []
+        for (const item of logs) {
+          item.data = engine.getMediaMsg(cache, item.data)
+          item.fromPeerId = item.from
+          item.msg = item.data
+        }
+        callback(logs)
+      }
+      cache.ec.on('logs', fun)
+      engine.convLog(cache, options)
+      return this
+    },
+    receive(callback) {
+      const id = this.id
+      cache.ec.on('message', function (data) {
+        if (id === data.cid) callback(data)
+      })
+      return this
+    },
+    receipt(callback) {
+      const id = this.id
+      cache.ec.on('receipt', function (data) {
+        if (id === data.cid) callback(data)
+      })
+      return this
+    },
+    list(callback) {
+      const options = { where: { objectId: this.id }, serialId: engine.getSerialId(cache) }
+      onReply(cache, 'conv-results', options.serialId, (data) => {
+        if (!callback) return
+        const results = Array.isArray(data.results) ? data.results : []
+        callback(results.length ? results[0].m : [])
+      })
+      engine.convQuery(cache, options)
+      return this
+    },
+    count(callback) {
+      const options = { cid: this.id, serialId: engine.getSerialId(cache) }
+      onReply(cache, 'conv-result', options.serialId, (data) => callback && callback(data.count))
+      engine.convCount(cache, options)
+      return this
+    },
+    update(data, callback) {
+      const options = { cid: this.id, data, serialId: engine.getSerialId(cache) }
+      onReply(cache, 'conv-updated', options.serialId, callback)
+      engine.convUpdate(cache, options)
+      return this
+    },
+  }
+}
+
+module.exports = { newConvObject, onReply }

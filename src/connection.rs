@@ -1,0 +1,146 @@
+//! `Connection`: the native half of one RealtimeObject.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use leanrt_client::foreign::{ForeignConnector, ForeignHub};
+use leanrt_client::router::{default_router, Endpoint};
+use leanrt_client::{Command, Config, Handle, NativeConnector};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::queue::JsSink;
+use crate::HEARTBEAT_MS;
+
+/// How to connect, as index.js resolved it from the options and the environment.
+#[napi(object)]
+pub struct ConnectOptions {
+    pub app_id: String,
+    pub peer_id: Option<String>,
+    /// A ws/wss URL: connect directly, skipping the router.
+    pub server: Option<String>,
+    /// A router base URL; default: LeanCloud's router for `region`.
+    pub router: Option<String>,
+    pub region: String,
+    pub secure: bool,
+    /// First reconnect delay in ms (default 5000).
+    pub reconnect_delay_ms: Option<u32>,
+    /// Drive a JS WebSocket (`realtime.config({WebSocket})`) instead of the native one.
+    pub foreign: bool,
+}
+
+/// The running engine of one RealtimeObject.
+#[napi]
+pub struct Connection {
+    handle: Handle,
+    foreign: Option<Arc<ForeignHub>>,
+}
+
+fn endpoint(options: &ConnectOptions) -> Result<Endpoint> {
+    if let Some(server) = &options.server {
+        return Ok(Endpoint::Server(server.clone()));
+    }
+    let router = match &options.router {
+        Some(router) => router.clone(),
+        None => default_router(&options.region)
+            .ok_or_else(|| Error::from_reason("There is no this region."))?
+            .to_owned(),
+    };
+    Ok(Endpoint::Router(router))
+}
+
+#[napi]
+impl Connection {
+    /// Starts connecting at once. `on_events` receives each batch of events.
+    #[napi(constructor)]
+    pub fn new(
+        options: ConnectOptions,
+        #[napi(ts_arg_type = "(batch: string) => void")] on_events: Function<'_, String, ()>,
+    ) -> Result<Self> {
+        let mut config = Config::new(
+            options.app_id.clone(),
+            options.peer_id.clone(),
+            endpoint(&options)?,
+        );
+        config.secure = options.secure;
+        config.heartbeat_ms = HEARTBEAT_MS.clone();
+        if let Some(ms) = options.reconnect_delay_ms {
+            config.reconnect_delay = Duration::from_millis(ms.into());
+        }
+        let sink = Arc::new(JsSink::new(on_events)?);
+        if options.foreign {
+            let hub = Arc::new(ForeignHub::default());
+            let connector = ForeignConnector::new(hub.clone(), sink.clone());
+            let (handle, task) = leanrt_client::spawn(config, connector, sink);
+            spawn(task);
+            Ok(Connection {
+                handle,
+                foreign: Some(hub),
+            })
+        } else {
+            let (handle, task) = leanrt_client::spawn(config, NativeConnector, sink);
+            spawn(task);
+            Ok(Connection {
+                handle,
+                foreign: None,
+            })
+        }
+    }
+
+    /// Sends the `session open` frame for the socket that just opened.
+    #[napi]
+    pub fn open_session(&self, frame: String) -> bool {
+        self.handle.command(Command::OpenSession(frame))
+    }
+
+    /// Sends a frame now, or after the next `session opened` when offline.
+    /// `false` once the connection is closed.
+    #[napi]
+    pub fn send(&self, frame: String) -> bool {
+        self.handle.command(Command::Send(frame))
+    }
+
+    /// Drops the current socket and connects again at once.
+    #[napi]
+    pub fn reconnect(&self) -> bool {
+        self.handle.command(Command::Reconnect)
+    }
+
+    /// Sends `frame` (the `session close`) if a session is open, then closes for good.
+    #[napi]
+    pub fn close(&self, frame: Option<String>) -> bool {
+        self.handle.command(Command::Close(frame))
+    }
+
+    /// Foreign transport: JS socket `socket` opened.
+    #[napi]
+    pub fn foreign_open(&self, socket: u32) {
+        if let Some(hub) = &self.foreign {
+            hub.opened(socket.into());
+        }
+    }
+
+    /// Foreign transport: JS socket `socket` received `text`.
+    #[napi]
+    pub fn foreign_message(&self, socket: u32, text: String) {
+        if let Some(hub) = &self.foreign {
+            hub.message(socket.into(), text);
+        }
+    }
+
+    /// Foreign transport: JS socket `socket` reported an error.
+    #[napi]
+    pub fn foreign_error(&self, socket: u32, message: String) {
+        if let Some(hub) = &self.foreign {
+            hub.error(socket.into(), message);
+        }
+    }
+
+    /// Foreign transport: JS socket `socket` closed.
+    #[napi]
+    pub fn foreign_close(&self, socket: u32, code: u32, reason: String) {
+        if let Some(hub) = &self.foreign {
+            hub.closed(socket.into(), u16::try_from(code).unwrap_or(1006), reason);
+        }
+    }
+}
