@@ -148,6 +148,9 @@ test('rooms: create, cached fetch by id, unknown id, room(callback)', T, async (
   const fetched = await cb((done) => alice.room(room.id, done))
   assert.equal(fetched, room, 'the cached instance')
   assert.equal(await cb((done) => alice.conv('000000000000000000000000', done)), null)
+  assert.equal(await cb((done) => alice.room('', done)), null, "'' is an id like any other")
+  const one = await cb((done) => alice.room(1, done))
+  assert.deepEqual([one.name, one.attr], ['', {}], 'a non-object truthy value creates a room with the defaults')
   const quick = await cb((done) => alice.room(done))
   assert.match(quick.id, /^[0-9a-f]{24}$/, 'fix §9.5')
   assert.equal(quick.name, '')
@@ -287,6 +290,9 @@ test('query flags, where rewriting, ping, count, update', T, async () => {
   assert.deepEqual(options.where.m, { $all: [id('alice'), id('bob')] }, 'options are mutated as in 2.4.0')
   const asObject = await cb((done) => alice.query({ where: { m: { $in: [id('bob')] } } }, done))
   assert.equal(asObject.length, 1, 'fix §9.9: objects are not wrapped in $all')
+  const numeric = { where: { m: 5 } }
+  alice.query(numeric, () => {})
+  assert.deepEqual(numeric.where, { m: { $all: 5 } }, 'a non-object, non-string m is still wrapped, as 2.4.0')
   const byIds = await cb((done) => alice.query({ where: { roomIds: [room.id] } }, done))
   assert.equal(byIds[0].objectId, room.id)
 
@@ -366,4 +372,312 @@ test('signatures: when auth is called and what it is given', T, async () => {
     alice.room({ members: ['x'] }, () => {})
   })
   assert.equal(denial.message, 'Conversation creation denied by application: null')
+})
+
+// ---------------------------------------------------------------------------------------------
+// Review against 2.4.0's source (node_modules/leancloud-realtime/src): each test below failed
+// before the fix it names.
+// ---------------------------------------------------------------------------------------------
+
+const original = require('leancloud-realtime')
+
+/** Records every frame the JS side hands to the connection (`_engine.wsSend` is public). */
+function recordSends(t) {
+  const sent = []
+  const engine = realtime._engine
+  const wsSend = engine.wsSend
+  engine.wsSend = function (cache, data) {
+    if (!cache.closeFlag) sent.push(JSON.parse(JSON.stringify(data)))
+    return wsSend.apply(this, arguments)
+  }
+  t.after(() => {
+    engine.wsSend = wsSend
+  })
+  return sent
+}
+
+test('_tool has exactly 2.4.0 keys, in its order; extend is 2.4.0 own (jQuery) extend', () => {
+  assert.deepEqual(Object.keys(realtime._tool), Object.keys(original._tool))
+  assert.deepEqual(Object.keys(realtime._tool), ['ajax', 'extend', 'eventCenter', 'noop', 'isJSONString', 'now', 'encodeHTML'])
+  // A plain object whose prototype is another plain object is cloned by a deep extend, as
+  // 2.4.0's isPlainObject says (it used to be copied by reference).
+  const inner = Object.create({})
+  inner.x = { y: 1 }
+  for (const tool of [original._tool, realtime._tool]) {
+    const src = { a: inner }
+    const out = tool.extend(true, {}, src)
+    assert.notEqual(out.a, inner)
+    assert.deepEqual(out, { a: { x: { y: 1 } } })
+    assert.deepEqual(tool.extend({ a: 1 }, undefined, null, { b: undefined, c: 2 }), { a: 1, c: 2 })
+    assert.deepEqual(tool.extend(true, { a: [1, 2] }, { a: [3] }), { a: [3, 2] })
+  }
+  // encodeHTML recurses through the tool object, so a patch applies to nested values too.
+  const encode = realtime._tool.encodeHTML
+  const seen = []
+  realtime._tool.encodeHTML = function (x) {
+    seen.push(x)
+    return encode(x)
+  }
+  try {
+    assert.deepEqual(realtime._tool.encodeHTML({ a: ['<"\'>'] }), { a: ['&lt;"\'&gt;'] })
+  } finally {
+    realtime._tool.encodeHTML = encode
+  }
+  assert.equal(seen.length, 3)
+})
+
+test('_tool.ajax: 2.4.0 request and reply handling, without uncaught throws', T, async (t) => {
+  const http = require('node:http')
+  const requests = []
+  const server = http.createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      requests.push({ method: req.method, url: req.url, type: req.headers['content-type'], body })
+      if (req.url === '/moved') {
+        res.writeHead(302, { location: '/ok' })
+        return res.end()
+      }
+      if (req.url === '/bad') {
+        res.writeHead(400)
+        return res.end('{"code":1,"error":"bad"}')
+      }
+      if (req.url === '/html') {
+        res.writeHead(200)
+        return res.end('<html>')
+      }
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ got: body || null }))
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => server.close())
+  const base = `http://127.0.0.1:${server.address().port}`
+  const ajax = (opts) => cb((done) => realtime._tool.ajax(opts, (err, data) => done({ err, data })))
+
+  assert.deepEqual(await ajax(base + '/ok'), { err: null, data: { got: null } })
+  assert.deepEqual(requests[0], { method: 'GET', url: '/ok', type: undefined, body: '' })
+  // `method` defaults to 'get' (lowercase), so, as with xmlhttprequest, data goes in the body.
+  assert.deepEqual(await ajax({ url: base + '/ok', data: { a: 1 } }), { err: null, data: { got: '{"a":1}' } })
+  assert.deepEqual(await ajax({ url: base + '/ok', method: 'post', data: [1, 'x'] }), { err: null, data: { got: '[1,"x"]' } })
+  assert.deepEqual(requests.slice(1).map((r) => [r.method, r.type]), [
+    ['GET', 'text/plain;charset=UTF-8'],
+    ['POST', 'text/plain;charset=UTF-8'],
+  ])
+  assert.deepEqual(await ajax(base + '/moved'), { err: null, data: { got: null } }, 'redirects are followed')
+  assert.deepEqual(await ajax(base + '/bad'), { err: { code: 1, error: 'bad' }, data: undefined })
+  const html = await ajax(base + '/html')
+  assert.ok(html.err instanceof SyntaxError)
+  assert.equal(html.err.status, 200)
+  assert.equal(html.err.responseText, '<html>')
+  const down = await ajax('http://127.0.0.1:1/')
+  assert.equal(down.err.message, 'Network error.')
+  assert.ok(down.err.cause)
+})
+
+test('event center: re-entrant emits behave as 2.4.0 (same trace as the original)', () => {
+  // A listener that removes itself and re-emits its own event: this used to throw
+  // "Cannot read properties of null (reading 'filter')".
+  const ec = realtime._tool.eventCenter()
+  const calls = []
+  const f = function (d) {
+    calls.push(['f', d, this === ec])
+    ec.off('a', f)
+    if (d === 1) ec.emit('a', 2)
+  }
+  ec.on('a', f)
+  assert.equal(ec.emit('a', 1), ec)
+  assert.deepEqual(calls, [['f', 1, true]])
+  assert.throws(() => ec.on(['a'], f), TypeError, 'a non-string name is a TypeError, as 2.4.0')
+
+  // Random on/once/off/emit programs, listeners that emit, off, add and throw: the calls,
+  // `this` and the throws must be those of 2.4.0's own event center.
+  function trace(tool, seed) {
+    let s = seed
+    const rnd = (n) => {
+      s = (s * 1103515245 + 12345) & 0x7fffffff
+      return s % n
+    }
+    const ec = tool._tool.eventCenter()
+    const log = []
+    const names = ['a', 'b', 'a b', ' a', '']
+    const fns = []
+    for (let k = 0; k < 6; k++) {
+      fns.push(function (d) {
+        log.push(k + ':' + d + ':' + (this === ec))
+        const r = rnd(10)
+        if (d > 3) return
+        if (r === 0) ec.emit(['a', 'b'][rnd(2)], d + 1)
+        else if (r === 1) ec.off(['a', 'b'][rnd(2)], fns[rnd(6)])
+        else if (r === 2) ec.on(['a', 'b'][rnd(2)], fns[rnd(6)])
+        else if (r === 3) ec.once(['a', 'b'][rnd(2)], fns[rnd(6)])
+        else if (r === 4 && rnd(3) === 0) throw new Error('boom' + k)
+      })
+    }
+    for (let step = 0; step < 30; step++) {
+      const op = rnd(4)
+      try {
+        if (op === 0) ec.on(names[rnd(5)], fns[rnd(6)])
+        else if (op === 1) ec.once(names[rnd(5)], fns[rnd(6)])
+        else if (op === 2) ec.off(names[rnd(5)], fns[rnd(6)])
+        else log.push('r=' + (ec.emit(names[rnd(5)], 0) === ec))
+      } catch (e) {
+        log.push('T:' + e.message)
+      }
+    }
+    return log.join(',')
+  }
+  for (let seed = 1; seed < 3000; seed++) assert.equal(trace(realtime, seed), trace(original, seed), `seed ${seed}`)
+})
+
+test('argument-count rules and option mutation, frame by frame', T, async (t) => {
+  const id = setup()
+  const sent = recordSends(t)
+  const alice = await c.connect(id('alice'))
+  const room = await cb((done) => alice.room({ name: 'A', members: [id('bob')] }, done))
+  sent.length = 0
+  const i0 = alice.cache.serialId
+
+  // query: 1 argument is the callback; 3+ arguments ignore the options and take the 2nd as callback.
+  const ignored = { where: { m: 'nobody' }, limit: 3 }
+  const viaThird = await cb((done) => alice.query(ignored, done, 'extra'))
+  assert.equal(viaThird.length, 1)
+  assert.deepEqual(ignored, { where: { m: 'nobody' }, limit: 3 }, '3-argument options are not even mutated')
+  const q = { limit: 0, skip: 0, sort: '', compact: 1, withLastMessages: 1 }
+  await cb((done) => alice.query(q, done))
+  assert.deepEqual(q, { limit: 0, skip: 0, sort: '', compact: 1, withLastMessages: 1, serialId: i0 + 2, flag: 3, where: { m: id('alice') } })
+  // send: 1 argument has no callback; 4 arguments ignore options and callback alike.
+  const so = { receipt: true }
+  let fourth = false
+  room.send('one')
+  room.send('four', so, () => (fourth = true), 'x')
+  const so3 = { receipt: 'yes', transient: 0 }
+  await cb((done) => room.send({ k: '<' }, so3, done))
+  assert.deepEqual(so, { receipt: true })
+  assert.deepEqual(so3, { receipt: 1, transient: 0, cid: room.id, serialId: i0 + 5, data: '{"k":"<"}' })
+  // log: options get cid and serialId; 0 limit is 20; t and mid are left out when falsy.
+  const lo = { limit: 0, t: 0, mid: '' }
+  await cb((done) => room.log(lo, done))
+  assert.deepEqual(lo, { limit: 0, t: 0, mid: '', cid: room.id, serialId: i0 + 6 })
+  await cb((done) => room.list(done))
+  await sleep(100)
+  assert.equal(fourth, false, 'a fourth argument: the callback is not used')
+  const strip = (f) => {
+    delete f.peerId
+    return f
+  }
+  assert.deepEqual(sent.map(strip), [
+    { cmd: 'conv', op: 'query', where: { m: id('alice') }, sort: '-lm', limit: 10, skip: 0, flag: 0, i: i0 + 1 },
+    { cmd: 'conv', op: 'query', where: { m: id('alice') }, sort: '-lm', limit: 10, skip: 0, flag: 3, i: i0 + 2 },
+    { cmd: 'direct', cid: room.id, msg: 'one', i: i0 + 3, r: false, transient: false },
+    { cmd: 'direct', cid: room.id, msg: 'four', i: i0 + 4, r: false, transient: false },
+    { cmd: 'direct', cid: room.id, msg: '{"k":"<"}', i: i0 + 5, r: 1, transient: false },
+    { cmd: 'logs', cid: room.id, limit: 20, i: i0 + 6 },
+    // list(): no flag at all.
+    { cmd: 'conv', op: 'query', where: { objectId: room.id }, sort: '-lm', limit: 10, skip: 0, i: i0 + 7 },
+  ])
+})
+
+test('remove() without members and without auth sends, as 2.4.0 (it used to throw a TypeError)', T, async (t) => {
+  const id = setup()
+  const sent = recordSends(t)
+  const alice = await c.connect(id('alice'))
+  const room = await cb((done) => alice.room({ name: 'rm' }, done))
+  assert.equal(room.remove(), room)
+  await sleep(100)
+  const frame = sent.find((f) => f.op === 'remove')
+  assert.deepEqual(frame, { cmd: 'conv', op: 'remove', cid: room.id, i: alice.cache.serialId })
+})
+
+test('close() then open() in one tick reconnects; close() uses no serial id', T, async () => {
+  const id = setup()
+  const rt = await c.connect(id('serial'))
+  const seen = record(rt, ['close', 'open'])
+  const before = rt.cache.serialId
+  rt.close()
+  assert.equal(rt.cache.openFlag, true, 'close() leaves openFlag set, so later calls do not throw')
+  assert.equal(rt.cache.closeFlag, true)
+  // This open() used to be swallowed by the closing connection: no callback, ever.
+  const frame = await cb((done) => rt.open(done))
+  assert.equal(frame.i, before + 1, 'the next session open is i+1, as 2.4.0 (which sends no session close)')
+  await until(() => seen.length === 2, 'close and open events')
+  assert.deepEqual(seen.map((e) => e[0]), ['close', 'open'], 'the closed socket still emits close')
+  assert.equal(seen[0][1].code, 1000)
+  assert.deepEqual(await cb((done) => rt.ping(id('serial'), done)), [id('serial')])
+})
+
+test('reply listeners: callback first, then removal (as 2.4.0)', T, async () => {
+  const id = setup()
+  const alice = await c.connect(id('alice'))
+  const calls = []
+  alice.ping('nobody', (online) => {
+    calls.push(online)
+    if (calls.length === 1) throw new Error('first call throws')
+  })
+  const i = alice.cache.serialId
+  // A callback that throws keeps its listener (2.4.0 removes it only after the callback
+  // returned), so the same reply reaches it again.
+  assert.throws(() => alice.emit('session-query-result', { i, onlineSessionPeerIds: ['x'] }), /first call throws/)
+  alice.emit('session-query-result', { i, onlineSessionPeerIds: ['y'] })
+  await sleep(200)
+  assert.deepEqual(calls, [['x'], ['y']], 'and the real reply, later, finds no listener')
+})
+
+test('raw frame listeners: before open they see the unconverted frame, after open the converted one', T, async () => {
+  const id = setup()
+  const alice = await c.connect(id('alice'))
+  const seen = []
+  let bob
+  await cb((done) => {
+    bob = realtime({ appId: APP, clientId: id('bob'), router: srv.routerUrl }, done)
+    bob.on('direct', function (f) {
+      seen.push(['direct early', f.msg, this === bob.cache.ec])
+    })
+    c.track(bob)
+  })
+  bob.on('message', (f) => seen.push(['message', f.msg]))
+  bob.on('direct', (f) => seen.push(['direct late', f.msg]))
+  const room = await cb((done) => alice.room({ members: [id('bob')] }, done))
+  await cb((done) => room.send({ text: 'hi' }, { type: 'text' }, done))
+  await until(() => seen.length === 3, 'three listeners')
+  const converted = { text: 'hi', attr: undefined, type: 'text' }
+  assert.deepEqual(seen, [
+    ['direct early', '{"_lctype":-1,"_lctext":"hi"}', true],
+    ['message', converted],
+    ['direct late', converted],
+  ])
+})
+
+test('auth denials thrown synchronously leave no reply listener; self-leave is never signed', T, async () => {
+  const id = setup()
+  const alice = await c.connect(id('alice'))
+  const room = await cb((done) => alice.room({ name: 'deny' }, done))
+  const asked = []
+  alice.cache.authFun = (params, reply) => {
+    asked.push(params)
+    reply()
+  }
+  let created = false
+  assert.throws(() => alice.room({ name: 'x' }, () => (created = true)), {
+    message: 'Conversation creation denied by application: undefined',
+  })
+  alice.emit('conv-started', { cmd: 'conv', op: 'started', i: alice.cache.serialId, cid: 'fake' })
+  assert.equal(created, false, 'no listener was left for the denied creation')
+  assert.equal(alice.cache.conv.fake, undefined)
+  let added = false
+  assert.throws(() => room.add(id('x'), () => (added = true)), {
+    message: 'Adding members to conversation denied by application: undefined',
+  })
+  alice.emit('conv-added', { cmd: 'conv', op: 'added', i: alice.cache.serialId })
+  assert.equal(added, false)
+  assert.throws(() => room.remove([id('alice'), id('alice')]), {
+    message: 'Removing members from conversation denied by application: undefined',
+  })
+  assert.throws(() => room.join(), { message: 'Adding members to conversation denied by application: undefined' })
+  assert.equal(asked.length, 4)
+  assert.deepEqual(asked[2], { clientId: id('alice'), members: [id('alice'), id('alice')], convId: room.id, action: 'kick' })
+  // Exactly [self] (a string or a one-element array): no auth call.
+  await cb((done) => room.leave(done))
+  await cb((done) => room.remove([id('alice')], done))
+  assert.equal(asked.length, 4)
 })

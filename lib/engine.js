@@ -11,6 +11,15 @@ const UA = 'js/2.4.0'
 
 const engine = {}
 
+/** The native connections `close()` ended. */
+const userClosed = new WeakSet()
+
+/** `close()`: sends `session close` (fix §9.4) and ends the connection for good. */
+engine.closeConnection = function (cache) {
+  userClosed.add(cache.ws)
+  cache.ws.close(engine.closeSession(cache))
+}
+
 engine.getMediaMsg = media.getMediaMsg
 engine.setMediaMsg = media.setMediaMsg
 
@@ -56,9 +65,13 @@ engine.openSession = function (cache, options) {
   })
 }
 
-/** The `session close` frame that `close()` sends first (fix §9.4). */
+/**
+ * The `session close` frame that `close()` sends first (fix §9.4). Its `i` is the last
+ * serial id used, not a new one: 2.4.0 sends nothing here, so the serial ids of every
+ * later request (the next `session open` included) stay those of 2.4.0.
+ */
 engine.closeSession = function (cache) {
-  return frameText(cache, { cmd: 'session', op: 'close', i: engine.getSerialId(cache) })
+  return frameText(cache, { cmd: 'session', op: 'close', i: cache.serialId })
 }
 
 engine.startConv = function (cache, options) {
@@ -88,9 +101,16 @@ engine.convAdd = function (cache, options) {
 
 engine.convRemove = function (cache, options) {
   const cmd = { cmd: 'conv', op: 'remove', cid: options.cid, m: options.members, i: options.serialId }
-  const self = options.members.length <= 1 && options.members[0] == cache.options.peerId // eslint-disable-line eqeqeq
-  const params = cache.authFun &&
-    !self && { clientId: cache.options.peerId, members: options.members, convId: options.cid, action: 'kick' }
+  // As 2.4.0: no signature for removing exactly [self] (loose `!=`), and `members` is only
+  // looked at when there is an auth function (so `remove()` without one sends `m`-less).
+  const needsAuth =
+    cache.authFun && (options.members.length > 1 || options.members[0] != cache.options.peerId) // eslint-disable-line eqeqeq
+  const params = needsAuth && {
+    clientId: cache.options.peerId,
+    members: options.members,
+    convId: options.cid,
+    action: 'kick',
+  }
   signed(cache, params, 'Removing members from conversation denied by application: ', cmd, (c) =>
     engine.wsSend(cache, c),
   )
@@ -110,8 +130,11 @@ engine.send = function (cache, options) {
 engine.convQuery = function (cache, options) {
   options = options || {}
   const where = options.where || {}
-  // Fix §9.9: only arrays become `$all`.
-  if (Array.isArray(where.m)) where.m = { $all: where.m }
+  // As 2.4.0, any truthy non-string `m` becomes `{$all: m}`, except (fix §9.9) a
+  // non-array object, which is sent as given (e.g. `{$in: [...]}`).
+  if (where.m && typeof where.m !== 'string' && (Array.isArray(where.m) || typeof where.m !== 'object')) {
+    where.m = { $all: where.m }
+  }
   if (where.roomIds || where.convIds) {
     where.objectId = { $in: where.roomIds || where.convIds }
     delete where.roomIds
@@ -158,7 +181,9 @@ engine.convCount = function (cache, options) {
  * for tests.
  */
 engine.connect = function (cache) {
-  if (cache.ws && cache.ws.reconnect()) return
+  // A connection that close() ended may not have stopped yet (close() then open() in one
+  // tick): it would swallow the reconnect, so it is replaced instead.
+  if (cache.ws && !userClosed.has(cache.ws) && cache.ws.reconnect()) return
   const o = cache.options
   const foreign = Boolean(config.WebSocket)
   const delay = Number(process.env.LEANRT_RECONNECT_DELAY_MS)
@@ -189,7 +214,9 @@ engine.dispatch = function (cache, ws, sockets, batch) {
     try {
       if (item.$ === undefined) engine.wsMessage(cache, item)
       else if (sockets && item.$.startsWith('ws-')) sockets.handle(ws, item)
-      else if (cache.ws === ws) engine.lifecycle(cache, item)
+      // The socket close of a connection close() ended is still the user's `close` event,
+      // even when open() has replaced it meanwhile (2.4.0 emits it for the old socket).
+      else if (cache.ws === ws || (item.$ === 'close' && userClosed.has(ws))) engine.lifecycle(cache, item)
     } catch (err) {
       process.nextTick(() => {
         throw err

@@ -1,74 +1,115 @@
 'use strict'
-// The event center of 2.4.0 (`_tool.eventCenter()`), same semantics (protocol.md §8.6):
-// names split on whitespace for on/once, regular listeners run before once-listeners,
-// off removes the first identical registration on exactly that name, emit does not
-// split, and a listener's exception propagates out of emit.
+// The event center of 2.4.0 (`_tool.eventCenter()`, protocol.md §8.6), ported line by line
+// so that even re-entrant cases behave the same: names split on whitespace for on/once,
+// regular listeners run before once-listeners (`this` = the event center), off removes
+// the first identical registration on exactly that name, emit does not split, a
+// listener's exception propagates out of emit, and the list is re-read by index during
+// an emit (so `off` and nested emits inside a listener act as in 2.4.0).
+// One deviation: `_one` skips the slots `off` emptied instead of throwing a TypeError.
 
 function eventCenter() {
-  const regular = {}
-  const onceOnly = {}
+  const eventList = {}
+  const eventOnceList = {}
 
-  function add(names, fn, list, single) {
-    if (!names) throw new Error('No event name.')
-    if (!fn) throw new Error('No callback function.')
-    for (const name of String(names).split(/\s+/)) {
-      if (!name) continue
-      const listeners = list[name] || (list[name] = [])
-      if (single && listeners.some((f) => f && String(f) === String(fn))) continue
-      listeners.push(fn)
+  function _on(eventName, fun, options) {
+    if (!eventName) {
+      throw new Error('No event name.')
+    } else if (!fun) {
+      throw new Error('No callback function.')
+    }
+    // As 2.4.0: a non-string name is a TypeError here.
+    const list = eventName.split(/\s+/)
+    const isOnce = Boolean(options && options.once)
+    const isSingle = Boolean(options && options.single)
+    const tempList = isOnce ? eventOnceList : eventList
+    for (let i = 0, l = list.length; i < l; i++) {
+      if (!list[i]) continue
+      let itemEventList = tempList[list[i]]
+      if (!itemEventList) {
+        itemEventList = []
+        tempList[list[i]] = itemEventList
+      }
+      if (isSingle) {
+        let found = false
+        for (let m = 0, n = itemEventList.length; m < n; m++) {
+          if (itemEventList[m] && itemEventList[m].toString() === fun.toString()) {
+            found = true
+            break
+          }
+        }
+        if (!found) itemEventList.push(fun)
+      } else {
+        itemEventList.push(fun)
+      }
     }
   }
 
-  function remove(name, fn, list) {
-    const listeners = list[name]
-    if (!listeners) return
-    const at = listeners.indexOf(fn)
-    if (at !== -1) listeners[at] = null
+  function _off(eventName, fun, options) {
+    const tempList = options && options.once ? eventOnceList : eventList
+    const listeners = tempList[eventName]
+    if (listeners) {
+      for (let i = 0, l = listeners.length; i < l; i++) {
+        if (listeners[i] === fun) {
+          listeners[i] = null
+          // Only the first identical registration.
+          break
+        }
+      }
+    }
   }
 
-  function compact(list, name) {
-    const left = list[name].filter(Boolean)
-    list[name] = left.length ? left : null
+  // 2.4.0's cleanNull: an empty list becomes null; a list of emptied slots becomes [].
+  function cleanNull(list) {
+    const l = list.length
+    if (!l) return null
+    const tempList = []
+    for (let i = 0; i < l; i++) {
+      if (list[i]) tempList.push(list[i])
+    }
+    return tempList
   }
 
   return {
-    on(names, fn) {
-      add(names, fn, regular, false)
+    on(eventName, fun) {
+      _on(eventName, fun)
       return this
     },
-    once(names, fn) {
-      add(names, fn, onceOnly, false)
+    once(eventName, fun) {
+      _on(eventName, fun, { once: true })
       return this
     },
-    // Adds fn only if no listener with the same source text is registered.
-    _one(names, fn) {
-      add(names, fn, regular, true)
+    // Adds fun only if no listener with the same source text is registered.
+    _one(eventName, fun) {
+      _on(eventName, fun, { single: true })
     },
-    emit(name, data) {
-      if (!name) throw new Error('No emit event name.')
-      const listeners = regular[name]
-      if (listeners) {
-        // Listeners added during this emit are not called in this round.
-        for (let i = 0, l = listeners.length; i < l; i++) {
-          if (listeners[i]) listeners[i].call(this, data)
-        }
-        compact(regular, name)
+    emit(eventName, data) {
+      if (!eventName) {
+        throw new Error('No emit event name.')
       }
-      const once = onceOnly[name]
-      if (once) {
-        for (let i = 0, l = once.length; i < l; i++) {
-          const fn = once[i]
-          if (fn) {
-            fn.call(this, data)
-            remove(name, fn, onceOnly)
+      let i
+      let l
+      if (eventList[eventName]) {
+        // Listeners added during this emit are not called in this round (l is fixed).
+        for (i = 0, l = eventList[eventName].length; i < l; i++) {
+          if (eventList[eventName][i]) {
+            eventList[eventName][i].call(this, data)
           }
         }
-        compact(onceOnly, name)
+        eventList[eventName] = cleanNull(eventList[eventName])
+      }
+      if (eventOnceList[eventName]) {
+        for (i = 0, l = eventOnceList[eventName].length; i < l; i++) {
+          if (eventOnceList[eventName][i]) {
+            eventOnceList[eventName][i].call(this, data)
+            _off(eventName, eventOnceList[eventName][i], { once: true })
+          }
+        }
+        eventOnceList[eventName] = cleanNull(eventOnceList[eventName])
       }
       return this
     },
-    off(name, fn) {
-      remove(name, fn, regular)
+    off(eventName, fun) {
+      _off(eventName, fun)
       return this
     },
   }

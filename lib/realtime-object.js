@@ -36,7 +36,7 @@ function newRealtimeObject() {
       requireOpen(cache)
       if (!cache.closeFlag) {
         cache.closeFlag = true
-        cache.ws.close(engine.closeSession(cache))
+        engine.closeConnection(cache)
       }
       return this
     },
@@ -90,6 +90,8 @@ function newRealtimeObject() {
         serialId: engine.getSerialId(cache),
       }
       const convObject = newConvObject(cache)
+      // As 2.4.0: the request first (an auth denial thrown synchronously leaves no listener).
+      engine.startConv(cache, options, callback)
       onReply(cache, 'conv-started', options.serialId, function (data) {
         convObject.id = data.cid
         convObject.name = options.name
@@ -98,7 +100,6 @@ function newRealtimeObject() {
         if (callback) callback(convObject)
         cache.ec.emit('create', data)
       })
-      engine.startConv(cache, options, callback)
       return convObject
     },
     conv() {

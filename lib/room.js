@@ -6,8 +6,9 @@ const engine = require('./engine')
 function onReply(cache, eventName, serialId, callback) {
   const fun = function (data) {
     if (data.i === serialId) {
-      cache.ec.off(eventName, fun)
+      // As 2.4.0: the callback first, then the listener goes.
       if (callback) callback(data)
+      cache.ec.off(eventName, fun)
     }
   }
   cache.ec.on(eventName, fun)
@@ -17,9 +18,10 @@ function newConvObject(cache) {
   function addOrRemove(cid, argument, callback, cmd) {
     const members = typeof argument === 'string' ? [argument] : argument
     const options = { cid, members, serialId: engine.getSerialId(cache) }
-    onReply(cache, cmd === 'add' ? 'conv-added' : 'conv-removed', options.serialId, callback)
+    // As 2.4.0: the request first (an auth denial thrown synchronously leaves no listener).
     if (cmd === 'add') engine.convAdd(cache, options)
     else engine.convRemove(cache, options)
+    onReply(cache, cmd === 'add' ? 'conv-added' : 'conv-removed', options.serialId, callback)
   }
 
   return {
@@ -60,8 +62,8 @@ function newConvObject(cache) {
         const serialId = options.serialId
         const fun = function (ack) {
           if (ack.i === serialId) {
-            cache.ec.off('ack', fun)
             if (callback) callback(ack)
+            cache.ec.off('ack', fun)
           }
         }
         cache.ec.on('ack', fun)
@@ -78,15 +80,16 @@ function newConvObject(cache) {
       const serialId = options.serialId
       const fun = function (data) {
         if (data.i !== serialId) return
-        cache.ec.off('logs', fun)
-        if (!callback) return
-        const logs = Array.isArray(data.logs) ? data.logs : []
-        for (const item of logs) {
-          item.data = engine.getMediaMsg(cache, item.data)
-          item.fromPeerId = item.from
-          item.msg = item.data
+        if (callback) {
+          const logs = Array.isArray(data.logs) ? data.logs : []
+          for (const item of logs) {
+            item.data = engine.getMediaMsg(cache, item.data)
+            item.fromPeerId = item.from
+            item.msg = item.data
+          }
+          callback(logs)
         }
-        callback(logs)
+        cache.ec.off('logs', fun)
       }
       cache.ec.on('logs', fun)
       engine.convLog(cache, options)

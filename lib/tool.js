@@ -1,13 +1,25 @@
 'use strict'
-// `realtime._tool`: the helpers of 2.4.0 that apps reach for.
+// `realtime._tool`: the helpers of 2.4.0 (`{ajax, extend, eventCenter, noop, isJSONString,
+// now, encodeHTML}`), the same functions in the same key order.
+const ajax = require('./ajax')
 const eventCenter = require('./eventcenter')
 
 const hasOwn = Object.prototype.hasOwnProperty
+const toStr = Object.prototype.toString
 
+// 2.4.0's (jQuery's older) test, kept as is: an object whose prototype chain ends in
+// Object.prototype through plain objects counts, unless it inherits enumerable keys.
 function isPlainObject(obj) {
-  if (!obj || Object.prototype.toString.call(obj) !== '[object Object]') return false
-  const proto = Object.getPrototypeOf(obj)
-  return proto === null || proto === Object.prototype || hasOwn.call(obj, 'constructor')
+  if (!obj || toStr.call(obj) !== '[object Object]') return false
+  const hasOwnConstructor = hasOwn.call(obj, 'constructor')
+  const hasIsPrototypeOf =
+    obj.constructor && obj.constructor.prototype && hasOwn.call(obj.constructor.prototype, 'isPrototypeOf')
+  if (obj.constructor && !hasOwnConstructor && !hasIsPrototypeOf) return false
+  let key
+  for (key in obj) {
+    /* find the last key */
+  }
+  return typeof key === 'undefined' || hasOwn.call(obj, key)
 }
 
 /** jQuery-style extend; deep when the first argument is `true`. Undefined values are skipped. */
@@ -45,25 +57,29 @@ function encodeString(str) {
   return typeof str === 'string' ? str.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : str
 }
 
-/** Escapes `&`, `<`, `>` in a string, or recursively, in place, in an object. */
-function encodeHTML(source) {
-  if (typeof source === 'object') {
-    for (const key in source) source[key] = encodeHTML(source[key])
-    return source
-  }
-  return encodeString(source)
-}
-
-module.exports = {
+const tool = {
+  ajax,
   extend,
   eventCenter,
   noop() {},
-  /** Whether the text looks like a JSON object: `/^\{.*\}$/`. */
+  /** Whether the text looks like a JSON object: `/^\{.*\}$/` (`.` excludes newlines). */
   isJSONString(obj) {
     return /^\{.*\}$/.test(obj)
   },
   now() {
-    return Date.now()
+    return new Date().getTime()
   },
-  encodeHTML,
+  /**
+   * Escapes `&`, then `<`, then `>` in a string (quotes untouched); objects and arrays are
+   * encoded recursively in place (through `tool.encodeHTML`, as 2.4.0) and returned.
+   */
+  encodeHTML(source) {
+    if (typeof source === 'object') {
+      for (const key in source) source[key] = tool.encodeHTML(source[key])
+      return source
+    }
+    return encodeString(source)
+  },
 }
+
+module.exports = tool
