@@ -1,1 +1,34 @@
-//! leanrt-server as a library.
+//! leanrt-server: a self-hostable server for the LeanCloud realtime v2 protocol
+//! (router, WebSocket JSON dialect, SQLite store), usable as a library.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), leanrt_server::Error> {
+//! let config = leanrt_server::Config {
+//!     listen: "127.0.0.1:0".parse().expect("address"),
+//!     db: ":memory:".into(),
+//!     ..Default::default()
+//! };
+//! let server = leanrt_server::Server::bind(config).await?.spawn();
+//! println!("listening on http://{}", server.local_addr());
+//! server.shutdown().await
+//! # }
+//! ```
+
+mod auth;
+mod cli;
+mod cmd;
+mod config;
+mod connection;
+mod frame;
+mod hub;
+mod ids;
+mod query;
+mod router;
+mod server;
+mod shared;
+mod store;
+mod time;
+
+pub use cli::cli_main;
+pub use config::{App, Config, Limits};
+pub use server::{Error, Server, ServerHandle};
