@@ -1,6 +1,7 @@
 'use strict'
 // Runs the benchmark once at a tiny size so that it cannot rot. No timing is asserted:
-// only that every measure produced a positive number for every contender.
+// only that every measure produced a number for every contender, positive except for
+// memory deltas, which are noise at this size and may come out below zero.
 const { test } = require('node:test')
 const assert = require('node:assert')
 const { spawnSync } = require('node:child_process')
@@ -17,10 +18,10 @@ test('npm run bench works at smoke size and fills every cell', { timeout: 240000
   assert.strictEqual(clientMeasures.length, 7)
   for (const [measure, by] of clientMeasures) {
     assert.deepStrictEqual(Object.keys(by).sort(), ['leanrt', 'orig', 'orig-ws8'], measure)
-    for (const [who, v] of Object.entries(by)) assert.ok(Number.isFinite(v) && v > 0, `${measure} / ${who} = ${v}`)
+    for (const [who, v] of Object.entries(by)) assert.ok(Number.isFinite(v) && (v > 0 || /RSS/.test(measure)), `${measure} / ${who} = ${v}`)
   }
   const serverMeasures = Object.entries(results.server)
   assert.strictEqual(serverMeasures.length, 7)
-  for (const [measure, by] of serverMeasures) assert.ok(Number.isFinite(by.server) && by.server > 0, `${measure} = ${by.server}`)
+  for (const [measure, by] of serverMeasures) assert.ok(Number.isFinite(by.server) && (by.server > 0 || /RSS/.test(measure)), `${measure} = ${by.server}`)
   assert.match(r.stdout, /\| Inbound messages\/s \|/)
 })
