@@ -3,6 +3,7 @@
 
 mod peer;
 mod scenario;
+mod soak;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -66,6 +67,31 @@ enum Scenario {
         #[arg(long)]
         server_pid: u32,
     },
+    /// Hold `conns` sessions for `seconds` with churn and steady messaging; prints one
+    /// JSON line per `interval` seconds (then a summary line). See `bench/soak.js`.
+    Soak {
+        #[arg(long, default_value_t = 10_000)]
+        conns: usize,
+        /// Sessions per conversation.
+        #[arg(long, default_value_t = 10)]
+        group: usize,
+        /// Messages per second, all sessions together.
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        /// Sessions closed and reopened per second, on average.
+        #[arg(long, default_value_t = 20.0)]
+        churn: f64,
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        #[arg(long, default_value_t = 60)]
+        interval: u64,
+        /// pid of leanrt-server, whose RSS is reported.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// New connections per second while ramping up.
+        #[arg(long, default_value_t = 1_000)]
+        ramp: usize,
+    },
 }
 
 fn main() {
@@ -99,6 +125,28 @@ fn main() {
             } => scenario::ingest(&target, senders, count, window).await,
             Scenario::Idle { conns, server_pid } => {
                 scenario::idle(&target, conns, server_pid).await
+            }
+            Scenario::Soak {
+                conns,
+                group,
+                rate,
+                churn,
+                seconds,
+                interval,
+                server_pid,
+                ramp,
+            } => {
+                let settings = soak::Soak {
+                    conns,
+                    group,
+                    rate,
+                    churn,
+                    seconds,
+                    interval: interval.max(1),
+                    server_pid,
+                    ramp_per_sec: ramp,
+                };
+                soak::soak(target, settings).await
             }
         }
     };
