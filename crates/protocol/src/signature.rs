@@ -12,8 +12,10 @@
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-/// What a signature authorises. A signature for one action never verifies for another,
-/// because the action is part of the signed string.
+/// What a signature authorises. The action is part of the signed string, with one
+/// exception inherited from LeanCloud: `Open` and a `Start` with no members sign the same
+/// string (`appId:clientId::t:n`). Single-use nonces keep one from being replayed as the
+/// other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action<'a> {
     /// `session open`.
@@ -148,6 +150,14 @@ mod tests {
         assert!(!verify("key", "msg2", &s));
         assert!(!verify("other", "msg", &s));
         assert!(!verify("key", "msg", "not hex"));
+    }
+
+    #[test]
+    fn open_and_an_empty_start_share_their_string_as_on_leancloud() {
+        assert_eq!(
+            signed_string("app", "a", Action::Open, "1", "n"),
+            signed_string("app", "a", Action::Start { members: &[] }, "1", "n")
+        );
     }
 
     #[test]
