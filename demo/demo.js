@@ -35,7 +35,7 @@ async function main() {
   const realtime = loadLeanrt()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leanrt-demo-'))
   const db = path.join(dir, 'demo.db')
-  const server = await startServer({ db, args: ['--app', APP_ID] })
+  const server = await startServer({ db, args: ['--app', APP_ID, '--log', 'warn'] })
   console.log(`leanrt-server is listening on ${server.url}, data file ${db}`)
 
   try {
