@@ -6,9 +6,7 @@
 // fired again on every client, and no uncaught exception happened.
 //
 // Scale: each client sends BURST messages, one every GAP ms, into its own conversation
-// (the other two are members); the kill lands mid-burst. The burst is sized so that what a
-// member misses stays within the offline push bound of protocol.md §6.11 (20 latest per
-// conversation): beyond that, a message is in `log` but, by design, not pushed.
+// (the other two are members); the kill lands mid-burst.
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 
@@ -142,14 +140,9 @@ test('SIGKILL mid-burst: acked messages are logged and delivered, open fires aga
 )
 
 // The same with a longer burst, so that more than 20 messages of one conversation are
-// committed while a member is away. Fails today: the member gets only the 20 newest as
-// offline pushes (protocol.md §6.11, as LeanCloud documented it); the older ones are in
-// `log` but never delivered, which issue 6 counts as lost. Marked todo until the server
-// either lifts the cap for reconnecting sessions or the issue accepts the cap.
-test(
-  'SIGKILL mid-burst, 100 messages per client 5 ms apart: no acked message is lost',
-  Object.assign({}, T, {
-    todo: 'offline push is capped at the 20 newest messages per conversation (§6.11): older acked messages are only in log',
-  }),
-  () => killMidBurst(['la', 'lb', 'lc'], 100, 5, 0.5, 5000),
+// committed while a member is away: the server's offline push is not capped at
+// LeanCloud's 20 per conversation by default (`--offline-per-conversation`, 1000), and a
+// login gets every pending message exactly once (offline or live), so nothing is lost.
+test('SIGKILL mid-burst, 100 messages per client 5 ms apart: no acked message is lost', T, () =>
+  killMidBurst(['la', 'lb', 'lc'], 100, 5, 0.5, 5000),
 )

@@ -57,6 +57,14 @@ struct Args {
     /// Seconds of silence before a WebSocket ping; two silent intervals close with 4107.
     #[arg(long, env = "LEANRT_PING_INTERVAL", default_value_t = 90)]
     ping_interval: u64,
+    /// Pending messages pushed per conversation at login (the newest; older ones wait
+    /// for a later login). LeanCloud: 20.
+    #[arg(long, env = "LEANRT_OFFLINE_PER_CONVERSATION", default_value_t = 1000)]
+    offline_per_conversation: usize,
+    /// Conversations pushed at login (those with the newest pending messages; the
+    /// others wait for a later login). LeanCloud: 50.
+    #[arg(long, env = "LEANRT_OFFLINE_CONVERSATIONS", default_value_t = 1000)]
+    offline_conversations: usize,
 }
 
 impl Args {
@@ -76,6 +84,8 @@ impl Args {
                 outbound_queue: self.outbound_queue,
                 signature_window: Duration::from_secs(self.signature_window),
                 ping_interval: Duration::from_secs(self.ping_interval.max(1)),
+                offline_per_conversation: self.offline_per_conversation,
+                offline_conversations: self.offline_conversations,
                 ..Limits::default()
             },
             ..Config::default()

@@ -53,6 +53,12 @@ pub struct Limits {
     /// Quiet time after which the server sends a WebSocket ping; a connection quiet
     /// for two intervals is closed with 4107 READ_TIMEOUT.
     pub ping_interval: Duration,
+    /// Offline push at login (§6.5): at most this many pending messages (the newest) of
+    /// each conversation. Older ones stay queued for a later login.
+    pub offline_per_conversation: usize,
+    /// Offline push at login: at most this many conversations (those with the newest
+    /// pending messages). The others stay queued for a later login.
+    pub offline_conversations: usize,
 }
 
 impl Default for Limits {
@@ -67,6 +73,8 @@ impl Default for Limits {
             signature_window: Duration::from_secs(3600),
             nonce_cache: 100_000,
             ping_interval: Duration::from_secs(90),
+            offline_per_conversation: 1000,
+            offline_conversations: 1000,
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::cmd::{self, direct};
 use crate::frame::{Failure, Request};
-use crate::hub::{addressed, ConnId, Hub, Kill, Outbox};
+use crate::hub::{addressed, ConnId, Hub, Kill, Outbox, Queued};
 use crate::shared::Shared;
 
 /// Close code of a server shutdown (going away).
@@ -86,6 +86,9 @@ pub struct Conn {
     /// Messages being committed, oldest first; the store completes them in order.
     pub pending: VecDeque<direct::Pending>,
     pub rate: RateLimit,
+    /// The commit horizon of the session's offline snapshot: queued live `direct`s of
+    /// messages committed up to it are dropped (the snapshot covered them).
+    pub horizon: i64,
 }
 
 impl Conn {
@@ -246,6 +249,7 @@ pub async fn serve<S>(
         out: Vec::new(),
         close: None,
         pending: VecDeque::new(),
+        horizon: 0,
     };
     // Liveness: a WebSocket ping after a quiet interval; a second quiet interval closes.
     let ping_interval = conn.shared.limits.ping_interval;
@@ -290,12 +294,20 @@ pub async fn serve<S>(
                     }
                 }
                 Some(first) = queue.recv() => {
-                    let mut batch = vec![Message::Text(first)];
+                    let horizon = conn.horizon;
+                    let fresh = |q: Queued| match q.commit {
+                        Some(commit) if commit <= horizon => None,
+                        _ => Some(Message::Text(q.text)),
+                    };
+                    let mut batch: Vec<Message> = fresh(first).into_iter().collect();
                     while batch.len() < WRITE_BATCH {
                         match queue.try_recv() {
-                            Ok(frame) => batch.push(Message::Text(frame)),
+                            Ok(frame) => batch.extend(fresh(frame)),
                             Err(_) => break,
                         }
+                    }
+                    if batch.is_empty() {
+                        continue;
                     }
                     batch
                 }

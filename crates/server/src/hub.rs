@@ -40,16 +40,26 @@ impl Kill {
     }
 }
 
+/// A frame waiting in a connection's queue.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    pub text: Utf8Bytes,
+    /// For the live `direct` of a stored message, its commit number
+    /// ([`crate::store::Message::commit`]): a session drops the ones its offline
+    /// snapshot already covered (§6.5, exact login delivery).
+    pub commit: Option<i64>,
+}
+
 /// The sending side of a connection: its bounded queue and its kill switch.
 #[derive(Clone)]
 pub struct Outbox {
-    pub frames: mpsc::Sender<Utf8Bytes>,
+    pub frames: mpsc::Sender<Queued>,
     pub kill: Arc<Kill>,
 }
 
 impl Outbox {
     /// Queues a frame without waiting; a full queue closes the connection with 4117.
-    pub fn push(&self, frame: Utf8Bytes) {
+    pub fn push(&self, frame: Queued) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.frames.try_send(frame) {
             self.kill.kill(ErrorCode::SlowConsumer);
         }
@@ -90,7 +100,14 @@ pub trait Hub: Send + Sync + 'static {
     fn is_online(&self, client: &str) -> bool;
 
     /// Sends `frame` to every session of each of `clients`, except connection `except`.
-    fn deliver(&self, clients: &[String], frame: &Map<String, Value>, except: Option<ConnId>);
+    /// `commit` is set for the `direct` of a stored message (its commit number).
+    fn deliver(
+        &self,
+        clients: &[String],
+        frame: &Map<String, Value>,
+        except: Option<ConnId>,
+        commit: Option<i64>,
+    );
 
     /// Adds the session `conn` of `client` to transient conversation `cid`.
     fn join_transient(&self, cid: &str, client: &str, conn: ConnId);
@@ -181,7 +198,13 @@ impl Hub for LocalHub {
         self.state().by_client.contains_key(client)
     }
 
-    fn deliver(&self, clients: &[String], frame: &Map<String, Value>, except: Option<ConnId>) {
+    fn deliver(
+        &self,
+        clients: &[String],
+        frame: &Map<String, Value>,
+        except: Option<ConnId>,
+        commit: Option<i64>,
+    ) {
         let st = self.state();
         for client in clients {
             let Some(conns) = st.by_client.get(client) else {
@@ -197,7 +220,10 @@ impl Hub for LocalHub {
             }
             let text = addressed(frame, client);
             for session in targets {
-                session.outbox.push(text.clone());
+                session.outbox.push(Queued {
+                    text: text.clone(),
+                    commit,
+                });
             }
         }
     }
@@ -248,7 +274,10 @@ impl Hub for LocalHub {
                 let text = texts
                     .entry(session.client.as_str())
                     .or_insert_with(|| addressed(frame, &session.client));
-                session.outbox.push(text.clone());
+                session.outbox.push(Queued {
+                    text: text.clone(),
+                    commit: None,
+                });
             }
         }
     }
@@ -259,7 +288,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn outbox(cap: usize) -> (Outbox, mpsc::Receiver<Utf8Bytes>) {
+    fn outbox(cap: usize) -> (Outbox, mpsc::Receiver<Queued>) {
         let (tx, rx) = mpsc::channel(cap);
         (
             Outbox {
@@ -290,11 +319,11 @@ mod tests {
         hub.register("a", 2, a2.clone(), 8).expect("second");
         let frame = json!({"cmd":"direct"});
         let frame = frame.as_object().expect("object");
-        hub.deliver(&["a".into()], frame, Some(1));
+        hub.deliver(&["a".into()], frame, Some(1), None);
         assert!(r1.try_recv().is_err());
         assert!(r2.try_recv().is_ok());
-        hub.deliver(&["a".into()], frame, Some(1));
-        hub.deliver(&["a".into()], frame, Some(1));
+        hub.deliver(&["a".into()], frame, Some(1), None);
+        hub.deliver(&["a".into()], frame, Some(1), None);
         assert_eq!(a2.kill.code.load(Ordering::Acquire), 4117);
         hub.unregister(1);
         hub.unregister(2);

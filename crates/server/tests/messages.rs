@@ -99,9 +99,70 @@ async fn receipts_go_to_the_sender_once_per_recipient() {
     server.shutdown().await.expect("shutdown");
 }
 
+/// A config with LeanCloud's offline caps (20 per conversation, 50 conversations).
+fn leancloud_caps() -> Config {
+    let mut config = config();
+    config.limits.offline_per_conversation = 20;
+    config.limits.offline_conversations = 50;
+    config
+}
+
 #[tokio::test]
 async fn offline_messages_arrive_after_open_oldest_first() {
     let server = start_default().await;
+    let addr = server.local_addr();
+    let mut a = Client::open(addr, "alice").await;
+    let cid = a.start(&["bob"]).await;
+    let cid2 = a.start(&["bob"]).await;
+    let mut sent = Vec::new();
+    for n in 0..60 {
+        sent.push(a.say(&cid, &format!("m{n}")).await);
+    }
+    let other = a.say(&cid2, "other").await;
+    // Default limits: more than 20 pending messages of one conversation all arrive.
+    let mut b = Client::connect(addr).await;
+    let opened = b
+        .request(json!({"cmd":"session","op":"open","appId":APP,"peerId":"bob"}))
+        .await;
+    assert_eq!(opened["op"], "opened");
+    b.peer = "bob".into();
+    let mut got = Vec::new();
+    for _ in 0..61 {
+        got.push(b.recv().await);
+    }
+    b.silent().await;
+    let texts: Vec<&str> = got
+        .iter()
+        .map(|f| f["msg"].as_str().expect("msg"))
+        .collect();
+    let mut expected: Vec<String> = (0..60).map(|n| format!("m{n}")).collect();
+    expected.push("other".into());
+    assert_eq!(texts, expected);
+    assert_eq!(
+        &got[0],
+        &json!({"cmd":"direct","cid":cid,"id":sent[0]["uid"],"fromPeerId":"alice","timestamp":sent[0]["t"],"msg":"m0","offline":true,"peerId":"bob"})
+    );
+    assert_eq!(got[60]["id"], other["uid"]);
+    // Ack some; the rest come again on the next login.
+    for f in &got[..60] {
+        b.send(ack_of(f["cid"].as_str().expect("cid"), f)).await;
+    }
+    b.close().await;
+    let mut b = Client::open(addr, "bob").await;
+    let again = b.recv().await;
+    assert_eq!(again["id"], other["uid"]);
+    assert_eq!(again["offline"], true);
+    b.send(ack_of(&cid2, &again)).await;
+    b.silent().await;
+    b.close().await;
+    let mut b = Client::open(addr, "bob").await;
+    b.silent().await;
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn with_a_cap_of_20_older_messages_stay_queued_for_the_next_login() {
+    let server = start(leancloud_caps()).await;
     let addr = server.local_addr();
     let mut a = Client::open(addr, "alice").await;
     let cid = a.start(&["bob"]).await;
@@ -111,12 +172,7 @@ async fn offline_messages_arrive_after_open_oldest_first() {
         sent.push(a.say(&cid, &format!("m{n}")).await);
     }
     let other = a.say(&cid2, "other").await;
-    let mut b = Client::connect(addr).await;
-    let opened = b
-        .request(json!({"cmd":"session","op":"open","appId":APP,"peerId":"bob"}))
-        .await;
-    assert_eq!(opened["op"], "opened");
-    b.peer = "bob".into();
+    let mut b = Client::open(addr, "bob").await;
     let mut got = Vec::new();
     for _ in 0..21 {
         got.push(b.recv().await);
@@ -130,26 +186,117 @@ async fn offline_messages_arrive_after_open_oldest_first() {
     let mut expected: Vec<String> = (5..25).map(|n| format!("m{n}")).collect();
     expected.push("other".into());
     assert_eq!(texts, expected);
-    let first = &got[0];
-    assert_eq!(
-        first,
-        &json!({"cmd":"direct","cid":cid,"id":sent[5]["uid"],"fromPeerId":"alice","timestamp":sent[5]["t"],"msg":"m5","offline":true,"peerId":"bob"})
-    );
-    assert_eq!(got[20]["id"], other["uid"]);
-    // Ack some; the rest come again on the next login.
+    assert_eq!(got[0]["id"], sent[5]["uid"]);
+    assert_eq!(got[0]["offline"], true);
+    // Ack the 20 pushed from the first conversation only.
     for f in &got[..20] {
+        b.send(ack_of(&cid, f)).await;
+    }
+    b.close().await;
+    // The 5 older ones were not dropped: they come now, oldest first, with the
+    // still unacked "other".
+    let mut b = Client::open(addr, "bob").await;
+    let mut again = Vec::new();
+    for _ in 0..6 {
+        again.push(b.recv().await);
+    }
+    b.silent().await;
+    let ids: Vec<&Value> = again.iter().map(|f| &f["id"]).collect();
+    let expected: Vec<&Value> = sent[..5]
+        .iter()
+        .map(|s| &s["uid"])
+        .chain([&other["uid"]])
+        .collect();
+    assert_eq!(ids, expected);
+    assert!(again.iter().all(|f| f["offline"] == true));
+    for f in &again {
         b.send(ack_of(f["cid"].as_str().expect("cid"), f)).await;
     }
     b.close().await;
     let mut b = Client::open(addr, "bob").await;
-    let again = b.recv().await;
-    assert_eq!(again["id"], other["uid"]);
-    assert_eq!(again["offline"], true);
-    b.send(ack_of(&cid2, &again)).await;
     b.silent().await;
-    b.close().await;
-    let mut b = Client::open(addr, "bob").await;
-    b.silent().await;
+    server.shutdown().await.expect("shutdown");
+}
+
+/// A sender pumps messages while the recipient logs in and out: each login gets every
+/// message pending at login or committed during it exactly once, in commit order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_committed_during_login_are_delivered_exactly_once() {
+    use std::collections::{HashMap, HashSet};
+    use std::time::Duration;
+
+    const TOTAL: usize = 300;
+    let server = start_default().await;
+    let addr = server.local_addr();
+    let mut a = Client::open(addr, "alice").await;
+    let cid = a.start(&["bob"]).await;
+    let sender = tokio::spawn(async move {
+        let mut ids = Vec::with_capacity(TOTAL);
+        for n in 0..TOTAL {
+            let ack = a.say(&cid, &format!("s{n}")).await;
+            ids.push(ack["uid"].as_str().expect("uid").to_owned());
+            if n % 2 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        a.close().await;
+        ids
+    });
+    let mut sessions: Vec<Vec<String>> = Vec::new();
+    let mut logins = 0;
+    loop {
+        let done = sender.is_finished();
+        logins += 1;
+        let mut b = Client::open(addr, "bob").await;
+        let mut got = Vec::new();
+        // Stay for a few ms while messages flow, or drain everything after the burst.
+        let stay = if done {
+            Duration::from_millis(300)
+        } else {
+            Duration::from_millis(3 + (logins % 5) * 4)
+        };
+        let until = tokio::time::Instant::now() + stay;
+        loop {
+            let wait = if done {
+                stay
+            } else {
+                until.saturating_duration_since(tokio::time::Instant::now())
+            };
+            let Some(Event::Frame(f)) = b.next_event(wait).await else {
+                break;
+            };
+            assert_eq!(f["cmd"], "direct", "{f}");
+            let id = f["id"].as_str().expect("id").to_owned();
+            b.send(json!({"cmd":"ack","cid":f["cid"],"mid":id})).await;
+            got.push(id);
+        }
+        b.close().await;
+        sessions.push(got);
+        if done {
+            break;
+        }
+    }
+    let sent = sender.await.expect("sender");
+    let position: HashMap<&str, usize> = sent
+        .iter()
+        .enumerate()
+        .map(|(n, id)| (id.as_str(), n))
+        .collect();
+    let mut union = HashSet::new();
+    for (k, got) in sessions.iter().enumerate() {
+        let order: Vec<usize> = got
+            .iter()
+            .map(|id| *position.get(id.as_str()).expect("a sent id"))
+            .collect();
+        // Offline first, then live: strictly in commit order, so never an id twice.
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "login {k} got ids out of order or twice: {order:?}"
+        );
+        union.extend(got.iter().cloned());
+    }
+    assert!(logins >= 4, "only {logins} logins during the burst");
+    assert_eq!(union.len(), TOTAL, "some sent messages never arrived");
     server.shutdown().await.expect("shutdown");
 }
 
@@ -320,7 +467,7 @@ async fn many_concurrent_senders_are_all_acked_and_logged() {
 
 #[tokio::test]
 async fn offline_delivery_covers_at_most_50_conversations_per_login() {
-    let server = start_default().await;
+    let server = start(leancloud_caps()).await;
     let addr = server.local_addr();
     let mut a = Client::open(addr, "alice").await;
     for n in 0..51 {

@@ -22,7 +22,7 @@ pub fn ack(conn: &mut Conn, req: &Request) -> Result<(), Failure> {
             Ok(Some(receipt)) => {
                 let rcp = json!({"cmd": "rcp", "cid": cid, "id": mid, "t": receipt.at});
                 if let Value::Object(rcp) = rcp {
-                    shared.hub.deliver(&[receipt.to], &rcp, None);
+                    shared.hub.deliver(&[receipt.to], &rcp, None, None);
                 }
             }
             Ok(None) => {}

@@ -36,7 +36,7 @@ pub async fn direct(conn: &mut Conn, req: &Request) -> Result<(), Failure> {
             "cmd": "direct", "cid": cid, "id": random_id(), "fromPeerId": from,
             "timestamp": now_ms(), "msg": data, "transient": true,
         });
-        fan_out(conn, &conv, frame);
+        fan_out(conn, &conv, frame, None);
         return Ok(());
     }
     let new = NewMessage {
@@ -83,7 +83,7 @@ pub fn stored(conn: &mut Conn, stored: Stored) {
         "cmd": "direct", "cid": msg.cid, "id": msg.id, "fromPeerId": msg.from,
         "timestamp": msg.timestamp, "msg": msg.data,
     });
-    fan_out(conn, &conv, frame);
+    fan_out(conn, &conv, frame, Some(msg.commit));
 }
 
 fn target_failure(e: StoreError) -> Failure {
@@ -94,7 +94,8 @@ fn target_failure(e: StoreError) -> Failure {
 }
 
 /// Delivers to every online session in the conversation but the sending connection.
-fn fan_out(conn: &Conn, conv: &Conversation, frame: Value) {
+/// `commit` is the stored message's commit number (none for transient messages).
+fn fan_out(conn: &Conn, conv: &Conversation, frame: Value, commit: Option<i64>) {
     let Value::Object(frame) = frame else {
         return;
     };
@@ -105,6 +106,6 @@ fn fan_out(conn: &Conn, conv: &Conversation, frame: Value) {
     } else {
         conn.shared
             .hub
-            .deliver(&conv.members, &frame, Some(conn.id));
+            .deliver(&conv.members, &frame, Some(conn.id), commit);
     }
 }

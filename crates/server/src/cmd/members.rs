@@ -92,8 +92,8 @@ async fn change(conn: &mut Conn, req: &Request, add: bool) -> Result<(), Failure
     let one = json!({"cmd": "conv", "op": one_op, "cid": cid, "initBy": me});
     let all = json!({"cmd": "conv", "op": all_op, "cid": cid, "m": change.changed, "initBy": me});
     if let (Value::Object(one), Value::Object(all)) = (one, all) {
-        shared.hub.deliver(&change.changed, &one, None);
-        shared.hub.deliver(&change.members, &all, None);
+        shared.hub.deliver(&change.changed, &one, None, None);
+        shared.hub.deliver(&change.members, &all, None, None);
     }
     Ok(())
 }

@@ -89,10 +89,24 @@ fn refuse(conn: &mut Conn, code: ErrorCode) -> Result<(), Failure> {
 }
 
 /// Pushes the queued messages as `direct` with `offline: true`, oldest first.
+///
+/// The session is already registered, so messages committed meanwhile are queued for it
+/// live; the connection task does not write its queue while this runs. The snapshot's
+/// horizon then makes delivery exact: a live `direct` whose commit number is at most
+/// the horizon was committed before the snapshot (so it is in this push, or beyond the
+/// caps and still queued, or already acked) and is dropped; later ones are written
+/// after this push.
 async fn deliver_offline(conn: &mut Conn, client: String) {
-    match conn.shared.store.offline(client).await {
-        Ok(messages) => {
-            for m in messages {
+    let limits = &conn.shared.limits;
+    let snapshot = conn.shared.store.offline(
+        client,
+        limits.offline_per_conversation,
+        limits.offline_conversations,
+    );
+    match snapshot.await {
+        Ok(offline) => {
+            conn.horizon = offline.horizon;
+            for m in offline.messages {
                 conn.send(json!({
                     "cmd": "direct", "cid": m.cid, "id": m.id, "fromPeerId": m.from,
                     "timestamp": m.timestamp, "msg": m.data, "offline": true,

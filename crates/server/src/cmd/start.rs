@@ -75,7 +75,7 @@ pub async fn start(conn: &mut Conn, req: &Request) -> Result<(), Failure> {
         let invited: Vec<String> = conv.members.iter().skip(1).cloned().collect();
         let joined = json!({"cmd": "conv", "op": "joined", "cid": conv.id, "initBy": creator});
         if let Value::Object(frame) = joined {
-            conn.shared.hub.deliver(&invited, &frame, None);
+            conn.shared.hub.deliver(&invited, &frame, None, None);
         }
     }
     Ok(())

@@ -163,6 +163,9 @@ pub struct Message {
     pub timestamp: i64,
     /// Position in its conversation, assigned at commit.
     pub seq: i64,
+    /// Position among all messages of the store, assigned at commit: a message
+    /// committed after another has a greater number.
+    pub commit: i64,
     pub ack_at: Option<i64>,
 }
 
@@ -229,9 +232,15 @@ pub struct LogQuery {
     pub limit: usize,
 }
 
-/// Offline delivery caps (§6.5).
-pub const OFFLINE_PER_CONVERSATION: usize = 20;
-pub const OFFLINE_CONVERSATIONS: usize = 50;
+/// What a login pushes (§6.5): a snapshot of the messages waiting for a clientId.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Offline {
+    /// Pending messages within the caps, oldest first by (timestamp, commit).
+    pub messages: Vec<Message>,
+    /// The greatest [`Message::commit`] at the time of the snapshot: every message
+    /// committed later has a greater number and was not pending yet.
+    pub horizon: i64,
+}
 
 /// Persistent state of the server. Implementations: [`SqliteStore`].
 pub trait Store: Send + Sync + 'static {
@@ -292,8 +301,15 @@ pub trait Store: Send + Sync + 'static {
     /// History, oldest first.
     fn logs(&self, query: LogQuery) -> BoxFuture<'static, StoreResult<Vec<Message>>>;
 
-    /// Messages waiting for `client`, oldest first, within the offline caps.
-    fn offline(&self, client: String) -> BoxFuture<'static, StoreResult<Vec<Message>>>;
+    /// Messages waiting for `client`, oldest first: at most `per_conversation` (the
+    /// newest) of each of at most `conversations` conversations (those with the newest
+    /// pending messages). Nothing leaves the queue here; only acks remove entries.
+    fn offline(
+        &self,
+        client: String,
+        per_conversation: usize,
+        conversations: usize,
+    ) -> BoxFuture<'static, StoreResult<Offline>>;
 
     /// Finishes pending writes and releases the backend.
     fn close(&self) -> BoxFuture<'static, ()>;

@@ -16,9 +16,8 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use super::{
-    Bound, Conversation, LogQuery, MembershipChange, Message, NewConversation, NewMessage,
-    QueryHit, Receipt, Store, StoreError, StoreResult, OFFLINE_CONVERSATIONS,
-    OFFLINE_PER_CONVERSATION,
+    Bound, Conversation, LogQuery, MembershipChange, Message, NewConversation, NewMessage, Offline,
+    QueryHit, Receipt, Store, StoreError, StoreResult,
 };
 use crate::query::Query;
 
@@ -494,10 +493,9 @@ fn query(conn: &Connection, q: Query) -> StoreResult<Vec<QueryHit>> {
         .collect()
 }
 
+/// The rowid is the commit number: messages are never deleted, so SQLite gives each
+/// new row the greatest rowid so far plus one, in commit order.
 const MSG_SELECT: &str =
-    r#"SELECT cid, "msgId", "from", data, timestamp, seq, "ackAt" FROM messages"#;
-
-const MSG_SELECT_WITH_ROWID: &str =
     r#"SELECT cid, "msgId", "from", data, timestamp, seq, "ackAt", rowid FROM messages"#;
 
 fn msg_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
@@ -509,6 +507,7 @@ fn msg_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         timestamp: r.get(4)?,
         seq: r.get(5)?,
         ack_at: r.get(6)?,
+        commit: r.get(7)?,
     })
 }
 
@@ -527,6 +526,7 @@ fn append(conn: &Connection, new: NewMessage) -> StoreResult<(Message, Conversat
     )
     .and_then(|mut st| st.execute(params![new.cid, seq, new.id, new.from, new.data, new.timestamp, receipt]))
     .map_err(backend)?;
+    let commit = conn.last_insert_rowid();
     let lm = conv
         .last_message_at
         .map_or(new.timestamp, |lm| lm.max(new.timestamp));
@@ -553,6 +553,7 @@ fn append(conn: &Connection, new: NewMessage) -> StoreResult<(Message, Conversat
         data: new.data,
         timestamp: new.timestamp,
         seq,
+        commit,
         ack_at: None,
     };
     Ok((msg, conv))
@@ -648,48 +649,48 @@ fn logs(conn: &Connection, q: LogQuery) -> StoreResult<Vec<Message>> {
     Ok(out)
 }
 
-fn offline(conn: &Connection, client: &str) -> StoreResult<Vec<Message>> {
+fn offline(
+    conn: &Connection,
+    client: &str,
+    per_conversation: usize,
+    conversations: usize,
+) -> StoreResult<Offline> {
+    let cap = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let horizon: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(rowid), 0) FROM messages")
+        .and_then(|mut st| st.query_row([], |r| r.get(0)))
+        .map_err(backend)?;
     let convs: Vec<String> = conn
         .prepare_cached(
             "SELECT q.cid FROM offline q JOIN messages m ON m.cid = q.cid AND m.seq = q.seq
              WHERE q.client_id = ?1 GROUP BY q.cid ORDER BY MAX(m.timestamp) DESC, MAX(m.rowid) DESC LIMIT ?2",
         )
         .and_then(|mut st| {
-            st.query_map(params![client, OFFLINE_CONVERSATIONS as i64], |r| r.get(0))
+            st.query_map(params![client, cap(conversations)], |r| r.get(0))
                 .and_then(|rows| rows.collect())
         })
         .map_err(backend)?;
-    // (timestamp, rowid) orders messages across conversations as they were committed.
-    let mut out: Vec<(i64, i64, Message)> = Vec::new();
+    // Entries beyond the caps stay queued: a later login pushes them.
+    let mut out: Vec<Message> = Vec::new();
     for cid in convs {
-        let mut msgs: Vec<(i64, i64, Message)> = conn
+        let msgs: Vec<Message> = conn
             .prepare_cached(&format!(
-                "{MSG_SELECT_WITH_ROWID} WHERE cid = ?1 AND seq IN (SELECT seq FROM offline WHERE client_id = ?2 AND cid = ?1)
-                 ORDER BY timestamp DESC, seq DESC"
+                "{MSG_SELECT} WHERE cid = ?1 AND seq IN (SELECT seq FROM offline WHERE client_id = ?2 AND cid = ?1)
+                 ORDER BY timestamp DESC, seq DESC LIMIT ?3"
             ))
             .and_then(|mut st| {
-                st.query_map(params![cid, client], |r| {
-                    let m = msg_from_row(r)?;
-                    Ok((m.timestamp, r.get(7)?, m))
-                })
-                .and_then(|rows| rows.collect())
+                st.query_map(params![cid, client, cap(per_conversation)], msg_from_row)
+                    .and_then(|rows| rows.collect())
             })
             .map_err(backend)?;
-        // Older ones than the newest 20 are never delivered: drop them.
-        if msgs.len() > OFFLINE_PER_CONVERSATION {
-            let mut del = conn
-                .prepare_cached(
-                    "DELETE FROM offline WHERE client_id = ?1 AND cid = ?2 AND seq = ?3",
-                )
-                .map_err(backend)?;
-            for (_, _, m) in msgs.drain(OFFLINE_PER_CONVERSATION..) {
-                del.execute(params![client, cid, m.seq]).map_err(backend)?;
-            }
-        }
         out.extend(msgs);
     }
-    out.sort_by_key(|(timestamp, rowid, _)| (*timestamp, *rowid));
-    Ok(out.into_iter().map(|(_, _, m)| m).collect())
+    // (timestamp, commit) orders messages across conversations as they were committed.
+    out.sort_by_key(|m| (m.timestamp, m.commit));
+    Ok(Offline {
+        messages: out,
+        horizon,
+    })
 }
 
 impl Store for SqliteStore {
@@ -758,8 +759,13 @@ impl Store for SqliteStore {
         self.call(move |conn| logs(conn, q))
     }
 
-    fn offline(&self, client: String) -> BoxFuture<'static, StoreResult<Vec<Message>>> {
-        self.call(move |conn| offline(conn, &client))
+    fn offline(
+        &self,
+        client: String,
+        per_conversation: usize,
+        conversations: usize,
+    ) -> BoxFuture<'static, StoreResult<Offline>> {
+        self.call(move |conn| offline(conn, &client, per_conversation, conversations))
     }
 
     fn close(&self) -> BoxFuture<'static, ()> {
