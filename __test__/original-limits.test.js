@@ -2,43 +2,22 @@
 // Issue 3 "Bad input gets a clear answer": what the ORIGINAL 2.4.0 (and a raw `ws` client for
 // inputs 2.4.0 cannot produce) sees for limits and invalid requests (protocol.md §2.4, §6.9,
 // §6.11). Every case must leave the server serving other connections.
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const WebSocket = require('ws')
 
-const { startServer, stopAll, getJson } = require('./helpers/server')
-const { originalFactory, closeAll, closeOne, uncaught, assertNoUncaught } = require('./helpers/original')
-const { makeCtx, newPrefix } = require('./helpers/scenarios')
+const { getJson } = require('./helpers/server')
+const { closeOne } = require('./helpers/original')
+const { originalSuite } = require('./helpers/original-suite')
 
 const APP = 'limitsApp'
 const T = { timeout: 20000 }
-let srv
-let rt
-
-before(async () => {
-  srv = await startServer({ app: APP })
-  rt = originalFactory(srv.routerUrl)
-})
-
-after(async () => {
-  await closeAll()
-  await stopAll()
-  assertNoUncaught(assert)
-})
-
-function newCtx (t) {
-  const ctx = makeCtx(rt, { appId: APP, prefix: newPrefix(), uncaught, stepTimeout: 4000 })
-  const since = uncaught.length
-  t.after(async () => {
-    await Promise.all(ctx.clients.map((c) => closeOne(c)))
-    assertNoUncaught(assert, since)
-  })
-  return ctx
-}
+const suite = originalSuite({ appId: APP })
+const { newCtx } = suite
 
 // A 2.4.0 client that is expected to be refused: resolves with its trace once the socket closed.
 async function refused (ctx, name, options) {
-  const client = rt(Object.assign({ appId: APP, clientId: ctx.id(name) }, options))
+  const client = suite.rt(Object.assign({ appId: APP, clientId: ctx.id(name) }, options))
   ctx.clients.push(client)
   ctx.attach(name, client)
   await ctx.waitCount(name, 'close', 1)
@@ -47,7 +26,7 @@ async function refused (ctx, name, options) {
 }
 
 async function raw () {
-  const route = await getJson(`${srv.routerUrl}/v1/route?appId=${APP}`)
+  const route = await getJson(`${suite.srv.routerUrl}/v1/route?appId=${APP}`)
   const ws = new WebSocket(route.json.server)
   const frames = []
   let closed = null
@@ -76,7 +55,7 @@ test('unknown appId: router refuses with a JSON body (2.4.0: `error`, no crash);
   const ctx = newCtx(t)
   // Through the router, as 2.4.0 does it: a non-2xx reply makes 2.4.0 emit `error` with no
   // payload, and nothing else (§1.2). The body must be JSON or 2.4.0 throws in JSON.parse.
-  const client = rt({ appId: 'noSuchApp', clientId: ctx.id('x') })
+  const client = suite.rt({ appId: 'noSuchApp', clientId: ctx.id('x') })
   ctx.clients.push(client)
   ctx.attach('x', client)
   await ctx.waitCount('x', 'error', 1)

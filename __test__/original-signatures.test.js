@@ -3,40 +3,18 @@
 // (`--app ID:KEY`) requires HMAC-SHA1 signatures for session open, conv start, invite and kick,
 // which 2.4.0 obtains from its `auth(params, cb)` option. Self-leave is never signed by 2.4.0
 // and must still be allowed.
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 
-const { startServer, stopAll } = require('./helpers/server')
-const { originalFactory, closeAll, closeOne, uncaught, assertNoUncaught } = require('./helpers/original')
-const { makeCtx, newPrefix } = require('./helpers/scenarios')
+const { closeOne } = require('./helpers/original')
+const { originalSuite } = require('./helpers/original-suite')
 
 const APP = 'signedApp'
 const KEY = 'masterKey-123'
 const T = { timeout: 20000 }
-let srv
-let rt
-
-before(async () => {
-  srv = await startServer({ app: `${APP}:${KEY}` })
-  rt = originalFactory(srv.routerUrl)
-})
-
-after(async () => {
-  await closeAll()
-  await stopAll()
-  assertNoUncaught(assert)
-})
-
-function newCtx (t) {
-  const ctx = makeCtx(rt, { appId: APP, prefix: newPrefix(), uncaught, stepTimeout: 4000 })
-  const since = uncaught.length
-  t.after(async () => {
-    await Promise.all(ctx.clients.map((c) => closeOne(c)))
-    assertNoUncaught(assert, since)
-  })
-  return ctx
-}
+const suite = originalSuite({ appId: APP, app: `${APP}:${KEY}` })
+const { newCtx } = suite
 
 const hmac = (text, key = KEY) => crypto.createHmac('sha1', key).update(text).digest('hex')
 const sorted = (m) => (m || []).slice().sort().join(':')
@@ -64,7 +42,7 @@ function goodAuth (calls, tamper) {
 
 // Waits for the server to reject a login: 2.4.0 sees `session closed` and the socket closes.
 async function expectLoginRejected (ctx, name, auth, clientId = ctx.id(name)) {
-  const client = rt({ appId: APP, clientId, auth })
+  const client = suite.rt({ appId: APP, clientId, auth })
   ctx.clients.push(client)
   ctx.attach(name, client)
   client.on('session-closed', (d) => ctx.rec(name, 'session-closed', d))
