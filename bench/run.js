@@ -204,6 +204,8 @@ Ratios are leanrt divided by the other: above 1 is better for rates (messages/s,
 below 1 is better for CPU, memory and latency.
 
 ${text}
+
+The soak figures (\`npm run soak -- --minutes 10\`) are kept in [SOAK-RESULTS.md](SOAK-RESULTS.md).
 `
   fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), doc)
 }
