@@ -42,7 +42,8 @@ struct Args {
     /// Members of a normal conversation (more: 4304).
     #[arg(long, env = "LEANRT_MAX_MEMBERS", default_value_t = 500)]
     max_members: usize,
-    /// Frames per second per connection (more: code 4112).
+    /// Frames per second per connection, acks and heartbeats not counted (more: code
+    /// 4112); 0: no limit.
     #[arg(long, env = "LEANRT_RATE_LIMIT", default_value_t = 1000)]
     rate_limit: u32,
     /// Concurrent sessions of one clientId (more: closed with 4112).

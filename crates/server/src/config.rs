@@ -39,7 +39,8 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Members of a normal conversation (4304 beyond).
     pub max_members: usize,
-    /// Frames per second per connection (a token bucket with one second of burst).
+    /// Frames per second per connection (a token bucket with one second of burst);
+    /// recipient `ack`s and heartbeats are not counted; 0 turns the limit off.
     pub frames_per_second: u32,
     /// Concurrent sessions of one clientId.
     pub sessions_per_client: usize,

@@ -205,3 +205,54 @@ async fn rate_limit_answers_every_pipelined_request() {
     c.say(&cid, "after").await;
     server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn recipient_acks_are_not_rate_limited() {
+    let mut cfg = config();
+    cfg.limits.frames_per_second = 5;
+    let server = start(cfg).await;
+    let mut alice = Client::open(server.local_addr(), "alice").await;
+    let cid = alice.start(&["bob"]).await;
+    let mid = alice.say(&cid, "one").await["uid"]
+        .as_str()
+        .expect("uid")
+        .to_owned();
+    let mut bob = Client::open(server.local_addr(), "bob").await;
+    let pushed = bob.recv().await;
+    assert_eq!(
+        (pushed["id"].as_str(), pushed["offline"].as_bool()),
+        (Some(mid.as_str()), Some(true))
+    );
+    // Far more acks than the bucket holds: none is answered, and none takes a token.
+    for _ in 0..50 {
+        bob.send(json!({"cmd":"ack","cid":cid,"mid":mid})).await;
+    }
+    bob.silent().await;
+    let ack = bob.say(&cid, "still allowed").await;
+    assert!(ack["uid"].is_string(), "{ack}");
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn rate_limit_zero_means_unlimited() {
+    let mut cfg = config();
+    cfg.limits.frames_per_second = 0;
+    let server = start(cfg).await;
+    let mut c = Client::open(server.local_addr(), "alice").await;
+    let cid = c.start(&[]).await;
+    const N: i64 = 3000;
+    for i in 0..N {
+        c.send(json!({"cmd":"direct","cid":cid,"msg":"m","i":10_000 + i}))
+            .await;
+    }
+    for i in 0..N {
+        let f = c.recv().await;
+        assert_eq!(
+            (f["cmd"].as_str(), f["i"].as_i64()),
+            (Some("ack"), Some(10_000 + i)),
+            "{f}"
+        );
+        assert!(f["uid"].is_string(), "{f}");
+    }
+    server.shutdown().await.expect("shutdown");
+}

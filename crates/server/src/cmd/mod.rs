@@ -55,7 +55,10 @@ pub async fn dispatch(conn: &mut Conn, text: &str) {
     };
     let req = Request { cmd, op, frame, i };
     let is_direct = req.cmd == "direct";
-    if !conn.rate.allow() {
+    // A recipient's `ack` answers the server's own push (one per message delivered),
+    // so it is not the client's traffic to limit: a large offline push would otherwise
+    // have its acks refused and be pushed again at every login.
+    if req.cmd != "ack" && !conn.rate.allow() {
         return respond(conn, &req, is_direct, ErrorCode::TooManyRequests.into());
     }
     let opening = req.cmd == "session" && req.op == "open";
