@@ -131,7 +131,7 @@ impl Signatures {
             return false;
         };
         let now = now_ms();
-        if (now - f.t_ms).abs() > self.window_ms {
+        if now.abs_diff(f.t_ms) > self.window_ms.unsigned_abs() {
             return false;
         }
         let message = signed_string(app_id, client_id, action, &f.t_text, f.nonce);
@@ -213,6 +213,25 @@ mod tests {
             &frame(now - 3600, "n3", "k")
         ));
         assert!(!sigs.check("k", "app", "bob", Action::Open, &frame(now, "n4", "k")));
+    }
+
+    #[test]
+    fn absurd_timestamps_are_refused_without_overflow() {
+        let sigs = Signatures::new(Duration::from_secs(60), 10);
+        for t in [
+            json!(-1e300),
+            json!(1e300),
+            json!(i64::MIN),
+            json!("-1e300"),
+            json!("NaN"),
+        ] {
+            let mut f = frame(0, "x", "k");
+            f.insert("t".into(), t.clone());
+            assert!(
+                !sigs.check("k", "app", "alice", Action::Open, &f),
+                "t = {t}"
+            );
+        }
     }
 
     #[test]

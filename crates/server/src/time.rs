@@ -64,7 +64,8 @@ pub fn parse_iso(s: &str) -> Option<i64> {
     let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
     let mut tp = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
     let (h, mi, sec) = (tp.next()??, tp.next()??, tp.next()??);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+    let in_range = (0..=9999).contains(&y) && (1..=12).contains(&mo) && (1..=31).contains(&d);
+    if !in_range || !(0..=23).contains(&h) || !(0..=59).contains(&mi) || !(0..=60).contains(&sec) {
         return None;
     }
     let frac = frac.get(..frac.len().min(3))?;
@@ -86,5 +87,9 @@ mod tests {
         assert_eq!(parse_iso("2016-01-01T00:00:00Z"), Some(1_451_606_400_000));
         assert_eq!(parse_iso("2016-01-01T00:00:00.5Z"), Some(1_451_606_400_500));
         assert_eq!(parse_iso("yesterday"), None);
+        // Out of range: no overflow, no date.
+        assert_eq!(parse_iso("300000000-01-01T00:00:00Z"), None);
+        assert_eq!(parse_iso("9223372036854775807-01-01T00:00:00Z"), None);
+        assert_eq!(parse_iso("2016-01-01T-1:00:00Z"), None);
     }
 }

@@ -253,3 +253,43 @@ async fn a_consumer_that_stops_reading_is_closed_without_stalling_the_sender() {
     assert_eq!(pong["onlineSessionPeerIds"], json!([]));
     server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn hostile_values_are_refused_without_harm() {
+    let server = start_default().await;
+    let mut c = Client::open(server.local_addr(), "alice").await;
+    let cid = c.start(&[]).await;
+    // A dotted path of 20 000 segments: refused, not recursed into.
+    let deep = vec!["a"; 20_000].join(".");
+    let r = c
+        .request(json!({"cmd":"conv","op":"update","cid":cid,"attr":{ deep: 1 }}))
+        .await;
+    assert_eq!(
+        (r["cmd"].as_str(), r["code"].as_i64()),
+        (Some("error"), Some(4306)),
+        "{r}"
+    );
+    // Deep, but within the limit: stored, and read back whole.
+    let path = format!("attr.{}", vec!["b"; 30].join("."));
+    let r = c
+        .request(json!({"cmd":"conv","op":"update","cid":cid,"attr":{ path: {"x": [1]} }}))
+        .await;
+    assert_eq!(r["op"], "updated", "{r}");
+    let found = c
+        .request(json!({"cmd":"conv","op":"query","where":{"objectId":cid}}))
+        .await;
+    let mut v = &found["results"][0]["attr"];
+    for _ in 0..30 {
+        v = &v["b"];
+    }
+    assert_eq!(v, &json!({"x": [1]}), "{found}");
+    // Dates far outside any calendar: no match, no overflow.
+    for date in ["300000000-01-01T00:00:00Z", "-9999999999-01-01T00:00:00Z"] {
+        let r = c
+            .request(json!({"cmd":"conv","op":"query","where":{"lm":{"$gt":{"__type":"Date","iso":date}}}}))
+            .await;
+        assert_eq!(r["op"], "results", "{r}");
+    }
+    c.say(&cid, "still serving").await;
+    server.shutdown().await.expect("shutdown");
+}
