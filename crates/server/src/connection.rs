@@ -23,7 +23,8 @@ use crate::shared::Shared;
 
 /// Close code of a server shutdown (going away).
 const GOING_AWAY: u16 = 1001;
-/// Longest a write may take before the peer counts as a slow consumer.
+/// Longest a chunk of writes may make no progress before the peer counts as a slow
+/// consumer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -56,8 +57,11 @@ impl RateLimit {
         }
     }
 
-    /// Takes a token if one is left.
+    /// Takes a token if one is left. A rate of 0 means no limit.
     pub fn allow(&mut self) -> bool {
+        if self.rate == 0.0 {
+            return true;
+        }
         let now = Instant::now();
         let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
         self.tokens = (self.tokens + refill).min(self.rate);
@@ -212,6 +216,31 @@ async fn on_inbound(conn: &mut Conn, inbound: Option<Result<Message, WsError>>) 
     }
 }
 
+/// Writes `frames`, giving up (`Err`) only when a chunk of them makes no progress for
+/// [`WRITE_TIMEOUT`]: a long offline push to a slow reader is not a stalled reader.
+async fn write_all<K>(
+    sink: &mut K,
+    frames: Vec<Message>,
+) -> Result<Result<(), WsError>, tokio::time::error::Elapsed>
+where
+    K: futures_util::Sink<Message, Error = WsError> + Unpin,
+{
+    let mut frames = frames.into_iter().peekable();
+    while frames.peek().is_some() {
+        let chunk = async {
+            for msg in frames.by_ref().take(WRITE_BATCH) {
+                sink.feed(msg).await?;
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, chunk).await {
+            Ok(Ok(())) => {}
+            failed => return failed,
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// Waits for the oldest pending message without taking it out of the queue, so that
 /// the wait can be cancelled by `select!`.
 async fn poll_oldest(pending: &mut VecDeque<direct::Pending>) -> direct::Stored {
@@ -312,16 +341,10 @@ pub async fn serve<S>(
                     batch
                 }
             };
-            let write = async {
-                for msg in pending {
-                    sink.feed(msg).await?;
-                }
-                sink.flush().await
-            };
             // A peer that stops reading blocks this write; its queue then fills and the
             // hub asks for the close, which must not wait for the write.
             let written = tokio::select! {
-                written = tokio::time::timeout(WRITE_TIMEOUT, write) => written,
+                written = write_all(&mut sink, pending) => written,
                 code = kill.requested() => break Some(code),
             };
             match written {

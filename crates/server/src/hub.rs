@@ -68,15 +68,38 @@ impl Outbox {
 
 /// `frame` serialised with `peerId` = `client` in front (replacing any `peerId`).
 pub fn addressed(frame: &Map<String, Value>, client: &str) -> Utf8Bytes {
-    let mut frame = frame.clone();
-    frame.remove("peerId");
-    let body = Value::Object(frame).to_string();
-    let peer = Value::String(client.to_owned());
-    let text = match body.strip_prefix("{}") {
-        Some(_) => format!("{{\"peerId\":{peer}}}"),
-        None => format!("{{\"peerId\":{peer},{}", &body[1..]),
-    };
-    Utf8Bytes::from(text)
+    Unaddressed::new(frame).to(client)
+}
+
+/// A frame serialised once without `peerId`, to be addressed to many recipients.
+struct Unaddressed {
+    /// The frame's JSON text without its opening `{`: `}` or `"k":v,…}`.
+    rest: String,
+}
+
+impl Unaddressed {
+    fn new(frame: &Map<String, Value>) -> Self {
+        let body = if frame.contains_key("peerId") {
+            let mut frame = frame.clone();
+            frame.remove("peerId");
+            Value::Object(frame).to_string()
+        } else {
+            serde_json::to_string(frame).unwrap_or_else(|_| "{}".into())
+        };
+        Unaddressed {
+            rest: body[1..].to_owned(),
+        }
+    }
+
+    fn to(&self, client: &str) -> Utf8Bytes {
+        let peer = Value::from(client);
+        let text = if self.rest == "}" {
+            format!("{{\"peerId\":{peer}}}")
+        } else {
+            format!("{{\"peerId\":{peer},{}", self.rest)
+        };
+        Utf8Bytes::from(text)
+    }
 }
 
 /// Why a session could not be registered.
@@ -205,6 +228,7 @@ impl Hub for LocalHub {
         except: Option<ConnId>,
         commit: Option<i64>,
     ) {
+        let body = Unaddressed::new(frame);
         let st = self.state();
         for client in clients {
             let Some(conns) = st.by_client.get(client) else {
@@ -218,7 +242,7 @@ impl Hub for LocalHub {
             if targets.is_empty() {
                 continue;
             }
-            let text = addressed(frame, client);
+            let text = body.to(client);
             for session in targets {
                 session.outbox.push(Queued {
                     text: text.clone(),
@@ -268,12 +292,13 @@ impl Hub for LocalHub {
         let Some(conns) = st.transient.get(cid) else {
             return;
         };
+        let body = Unaddressed::new(frame);
         let mut texts: HashMap<&str, Utf8Bytes> = HashMap::new();
         for conn in conns.iter().filter(|c| Some(**c) != except) {
             if let Some(session) = st.sessions.get(conn) {
                 let text = texts
                     .entry(session.client.as_str())
-                    .or_insert_with(|| addressed(frame, &session.client));
+                    .or_insert_with(|| body.to(&session.client));
                 session.outbox.push(Queued {
                     text: text.clone(),
                     commit: None,

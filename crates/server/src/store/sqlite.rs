@@ -5,6 +5,9 @@
 //! Reads go through the same thread, which keeps them consistent with the writes
 //! queued before them and makes `:memory:` databases work unchanged.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Mutex};
 use std::thread::JoinHandle;
@@ -23,6 +26,14 @@ use crate::query::Query;
 
 /// Most operations committed in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// WAL with `synchronous = NORMAL`: a commit is durable against a process crash
+/// without an fsync. The page cache (64 MiB) and memory map keep hot pages out of
+/// `pread`, and a larger checkpoint interval (32 MiB of WAL) writes each hot page back
+/// once per checkpoint instead of many times.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+    PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;
+    PRAGMA wal_autocheckpoint = 8192; PRAGMA temp_store = MEMORY;";
 
 /// Schema migrations; `PRAGMA user_version` counts those applied.
 const MIGRATIONS: [&str; 1] = [r#"
@@ -70,7 +81,68 @@ CREATE TABLE offline (
 
 type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// An operation; it gets no connection when its batch could not begin a transaction.
-type Work = Box<dyn FnOnce(Option<&Connection>) -> Done + Send>;
+/// It sets the flag when it failed in a way that must undo its whole batch.
+type Work = Box<dyn FnOnce(Option<&Db>, &mut bool) -> Done + Send>;
+
+/// Conversations kept by the writer: enough for the busy ones, cleared when full.
+const RECENT_CONVERSATIONS: usize = 4096;
+
+/// The writer thread's connection, and the conversations it used recently with their
+/// next message `seq`, as written so far (committed, or in the open transaction). A
+/// message then costs no conversation read and no `MAX(seq)`. Cleared whenever writes
+/// are rolled back.
+struct Db {
+    conn: Connection,
+    recent: RefCell<HashMap<String, Recent>>,
+}
+
+#[derive(Clone)]
+struct Recent {
+    conv: Conversation,
+    next_seq: Option<i64>,
+}
+
+impl Deref for Db {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Db {
+    fn recent(&self, cid: &str) -> Option<Recent> {
+        self.recent.borrow().get(cid).cloned()
+    }
+
+    fn remember(&self, recent: Recent) {
+        let mut map = self.recent.borrow_mut();
+        if map.len() >= RECENT_CONVERSATIONS && !map.contains_key(&recent.conv.id) {
+            map.clear();
+        }
+        map.insert(recent.conv.id.clone(), recent);
+    }
+
+    fn forget(&self, cid: &str) {
+        self.recent.borrow_mut().remove(cid);
+    }
+
+    /// After a rollback nothing remembered can be trusted.
+    fn forget_all(&self) {
+        self.recent.borrow_mut().clear();
+    }
+}
+
+/// How an operation is isolated from the others of its batch.
+#[derive(Clone, Copy)]
+enum Isolation {
+    /// In a savepoint: a failure undoes only this operation's writes.
+    Savepoint,
+    /// Without one, for operations whose other failures all come before their first
+    /// write: a backend failure then undoes the whole batch. Saves two statements per
+    /// operation on the hot paths.
+    Batch,
+}
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -87,16 +159,19 @@ impl SqliteStore {
     /// one for `:memory:`.
     pub fn open(path: &str) -> StoreResult<SqliteStore> {
         let conn = Connection::open(path).map_err(backend)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
-        )
-        .map_err(backend)?;
+        conn.execute_batch(PRAGMAS).map_err(backend)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&conn)?;
         let (tx, rx) = mpsc::channel::<Work>();
         let thread = std::thread::Builder::new()
             .name("leanrt-store".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || {
+                let db = Db {
+                    conn,
+                    recent: RefCell::default(),
+                };
+                writer_loop(db, rx)
+            })
             .map_err(backend)?;
         Ok(SqliteStore {
             jobs: Mutex::new(Some(tx)),
@@ -107,13 +182,26 @@ impl SqliteStore {
     /// Queues `op` for the writer; resolves with its result once its batch committed.
     fn call<T: Send + 'static>(
         &self,
-        op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        op: impl FnOnce(&Db) -> StoreResult<T> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<T>> {
+        self.call_isolated(Isolation::Savepoint, op)
+    }
+
+    fn call_isolated<T: Send + 'static>(
+        &self,
+        isolation: Isolation,
+        op: impl FnOnce(&Db) -> StoreResult<T> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<T>> {
         let (reply, result) = oneshot::channel();
-        let work: Work = Box::new(move |conn| {
-            let outcome = match conn {
-                Some(conn) => in_savepoint(conn, op),
-                None => Err(StoreError::Backend("cannot begin a transaction".into())),
+        let work: Work = Box::new(move |conn, poisoned| {
+            let outcome = match (conn, isolation) {
+                (Some(conn), Isolation::Savepoint) => in_savepoint(conn, op),
+                (Some(conn), Isolation::Batch) => {
+                    let outcome = guarded(|| op(conn));
+                    *poisoned |= matches!(outcome, Err(StoreError::Backend(_)));
+                    outcome
+                }
+                (None, _) => Err(StoreError::Backend("cannot begin a transaction".into())),
             };
             Box::new(move |commit| {
                 let _ = reply.send(commit.map_err(StoreError::Backend).and(outcome));
@@ -153,42 +241,58 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
 
 /// Runs `op` in a savepoint so that a failed operation leaves no partial writes in
 /// its batch. A panic counts as a failure.
-fn in_savepoint<T>(
-    conn: &Connection,
-    op: impl FnOnce(&Connection) -> StoreResult<T>,
-) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT op").map_err(backend)?;
-    let outcome = catch_unwind(AssertUnwindSafe(|| op(conn)))
-        .unwrap_or_else(|_| Err(StoreError::Backend("store operation panicked".into())));
-    let end = if outcome.is_ok() {
-        "RELEASE op"
-    } else {
-        "ROLLBACK TO op; RELEASE op"
-    };
-    conn.execute_batch(end).map_err(backend)?;
+fn in_savepoint<T>(db: &Db, op: impl FnOnce(&Db) -> StoreResult<T>) -> StoreResult<T> {
+    run(db, "SAVEPOINT op")?;
+    let outcome = guarded(|| op(db));
+    if outcome.is_err() {
+        db.forget_all();
+        run(db, "ROLLBACK TO op")?;
+    }
+    run(db, "RELEASE op")?;
     outcome
 }
 
-fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Work>) {
+/// Runs a parameterless statement, prepared once per connection.
+fn run(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut st| st.execute([]))
+        .map(drop)
+        .map_err(backend)
+}
+
+/// Runs `op`, turning a panic into a failure.
+fn guarded<T>(op: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    catch_unwind(AssertUnwindSafe(op))
+        .unwrap_or_else(|_| Err(StoreError::Backend("store operation panicked".into())))
+}
+
+fn writer_loop(conn: Db, jobs: mpsc::Receiver<Work>) {
     while let Ok(first) = jobs.recv() {
         let batch: Vec<Work> = std::iter::once(first)
             .chain(jobs.try_iter().take(MAX_BATCH - 1))
             .collect();
-        let begun = conn.execute_batch("BEGIN IMMEDIATE");
+        let begun = run(&conn, "BEGIN IMMEDIATE");
         let target = begun.is_ok().then_some(&conn);
-        let done: Vec<Done> = batch.into_iter().map(|work| work(target)).collect();
-        let commit = begun
-            .and_then(|()| conn.execute_batch("COMMIT"))
-            .map_err(|e| {
-                tracing::error!(error = %e, "store commit failed");
-                let _ = conn.execute_batch("ROLLBACK");
-                e.to_string()
-            });
+        let mut poisoned = false;
+        let done: Vec<Done> = batch
+            .into_iter()
+            .map(|work| work(target, &mut poisoned))
+            .collect();
+        let commit = match begun {
+            Ok(()) if poisoned => Err("an operation failed; its batch was rolled back".into()),
+            Ok(()) => run(&conn, "COMMIT").map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+        .inspect_err(|e| {
+            tracing::error!(error = %e, "store commit failed");
+            conn.forget_all();
+            let _ = conn.execute_batch("ROLLBACK");
+        });
         for d in done {
             d(commit.clone());
         }
     }
-    if let Err((_, e)) = conn.close() {
+    if let Err((_, e)) = conn.conn.close() {
         tracing::error!(error = %e, "closing the store failed");
     }
 }
@@ -227,15 +331,34 @@ fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
     })
 }
 
-fn load_conv(conn: &Connection, cid: &str) -> StoreResult<Option<Conversation>> {
-    conn.prepare_cached(&format!(
-        r#"SELECT {CONV_COLUMNS} FROM conversations WHERE "objectId" = ?1"#
-    ))
-    .and_then(|mut st| st.query_row([cid], conv_from_row).optional())
-    .map_err(backend)
+fn load_conv(db: &Db, cid: &str) -> StoreResult<Option<Conversation>> {
+    Ok(load_recent(db, cid)?.map(|r| r.conv))
 }
 
-fn save_conv(conn: &Connection, conv: &Conversation, unique_key: Option<&str>) -> StoreResult<()> {
+/// A conversation and its next `seq` if known, remembering what it reads.
+fn load_recent(db: &Db, cid: &str) -> StoreResult<Option<Recent>> {
+    if let Some(recent) = db.recent(cid) {
+        return Ok(Some(recent));
+    }
+    let conv = db
+        .prepare_cached(&format!(
+            r#"SELECT {CONV_COLUMNS} FROM conversations WHERE "objectId" = ?1"#
+        ))
+        .and_then(|mut st| st.query_row([cid], conv_from_row).optional())
+        .map_err(backend)?;
+    Ok(conv.map(|conv| {
+        let recent = Recent {
+            conv,
+            next_seq: None,
+        };
+        db.remember(recent.clone());
+        recent
+    }))
+}
+
+fn save_conv(db: &Db, conv: &Conversation, unique_key: Option<&str>) -> StoreResult<()> {
+    db.forget(&conv.id);
+    let conn: &Connection = db;
     conn.prepare_cached(&format!(
         r#"INSERT OR REPLACE INTO conversations ({CONV_COLUMNS}, unique_key)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"#
@@ -293,7 +416,7 @@ fn unique_key(members: &[String]) -> String {
     to_json(&sorted)
 }
 
-fn create(conn: &Connection, new: NewConversation) -> StoreResult<(Conversation, bool)> {
+fn create(conn: &Db, new: NewConversation) -> StoreResult<(Conversation, bool)> {
     let key = (new.unique && !new.transient).then(|| unique_key(&new.members));
     if let Some(key) = &key {
         let existing: Option<String> = conn
@@ -333,7 +456,7 @@ fn create(conn: &Connection, new: NewConversation) -> StoreResult<(Conversation,
 }
 
 fn change_members(
-    conn: &Connection,
+    conn: &Db,
     cid: &str,
     ids: &[String],
     add: bool,
@@ -360,6 +483,7 @@ fn change_members(
         conv.updated_at = now;
         // A unique conversation is found by its current member set.
         let key = conv.unique.then(|| unique_key(&conv.members));
+        conn.forget(cid);
         conn.prepare_cached(
             r#"UPDATE conversations SET m = ?1, "updatedAt" = ?2, unique_key = ?3 WHERE "objectId" = ?4"#,
         )
@@ -376,6 +500,26 @@ fn change_members(
         changed,
         members: conv.members,
     })
+}
+
+/// Deepest nesting of a stored field. Well below serde_json's read limit (128), so
+/// that whatever an update writes can be read back, and `set_path` recursion stays
+/// shallow whatever a client sends.
+const MAX_NESTING: usize = 64;
+
+/// Levels of arrays and objects in `value` (0 for a scalar), without recursion.
+fn nesting(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1)];
+    while let Some((v, depth)) = stack.pop() {
+        match v {
+            Value::Array(items) => stack.extend(items.iter().map(|c| (c, depth + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|c| (c, depth + 1))),
+            _ => continue,
+        }
+        deepest = deepest.max(depth);
+    }
+    deepest
 }
 
 /// Sets `value` at a dot `path` of `root`, creating objects on the way.
@@ -402,7 +546,7 @@ fn set_path(root: &mut Map<String, Value>, path: &[&str], value: Value) -> Resul
 }
 
 fn update(
-    conn: &Connection,
+    conn: &Db,
     cid: &str,
     actor: &str,
     changes: Vec<(String, Value)>,
@@ -423,6 +567,11 @@ fn update(
         let parts: Vec<&str> = path.split('.').collect();
         if parts.iter().any(|p| p.is_empty()) || super::RESERVED_FIELDS.contains(&parts[0]) {
             return Err(StoreError::InvalidUpdate(format!("cannot set {path}")));
+        }
+        if parts.len() + nesting(&value) > MAX_NESTING {
+            return Err(StoreError::InvalidUpdate(format!(
+                "more than {MAX_NESTING} levels of nesting"
+            )));
         }
         set_path(&mut doc, &parts, value).map_err(StoreError::InvalidUpdate)?;
     }
@@ -447,7 +596,7 @@ fn last_message(conn: &Connection, cid: &str) -> StoreResult<Option<Message>> {
     .map_err(backend)
 }
 
-fn query(conn: &Connection, q: Query) -> StoreResult<Vec<QueryHit>> {
+fn query(conn: &Db, q: Query) -> StoreResult<Vec<QueryHit>> {
     let candidates: Vec<Conversation> = if let Some(ids) = q.object_ids() {
         ids.iter()
             .map(|id| load_conv(conn, id))
@@ -511,31 +660,36 @@ fn msg_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-fn append(conn: &Connection, new: NewMessage) -> StoreResult<(Message, Conversation)> {
-    let mut conv = load_conv(conn, &new.cid)?.ok_or(StoreError::NotFound)?;
+fn append(db: &Db, new: NewMessage) -> StoreResult<(Message, Conversation)> {
+    let Recent { mut conv, next_seq } = load_recent(db, &new.cid)?.ok_or(StoreError::NotFound)?;
     if !conv.transient && !conv.members.contains(&new.from) {
         return Err(StoreError::NotMember);
     }
-    let seq: i64 = conn
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE cid = ?1")
-        .and_then(|mut st| st.query_row([&new.cid], |r| r.get(0)))
-        .map_err(backend)?;
-    let receipt = new.receipt && !conv.transient;
-    conn.prepare_cached(
-        r#"INSERT INTO messages (cid, seq, "msgId", "from", data, timestamp, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"#,
-    )
-    .and_then(|mut st| st.execute(params![new.cid, seq, new.id, new.from, new.data, new.timestamp, receipt]))
-    .map_err(backend)?;
-    let commit = conn.last_insert_rowid();
-    let lm = conv
+    let seq = match next_seq {
+        Some(seq) => seq,
+        None => db
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE cid = ?1")
+            .and_then(|mut st| st.query_row([&new.cid], |r| r.get(0)))
+            .map_err(backend)?,
+    };
+    // Never before the conversation's last message: (timestamp, seq) order, which
+    // history follows, is then commit order even when senders race.
+    let timestamp = conv
         .last_message_at
         .map_or(new.timestamp, |lm| lm.max(new.timestamp));
-    conv.last_message_at = Some(lm);
-    conn.prepare_cached(r#"UPDATE conversations SET lm = ?1 WHERE "objectId" = ?2"#)
-        .and_then(|mut st| st.execute(params![lm, new.cid]))
+    let receipt = new.receipt && !conv.transient;
+    db.prepare_cached(
+        r#"INSERT INTO messages (cid, seq, "msgId", "from", data, timestamp, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"#,
+    )
+    .and_then(|mut st| st.execute(params![new.cid, seq, new.id, new.from, new.data, timestamp, receipt]))
+    .map_err(backend)?;
+    let commit = db.last_insert_rowid();
+    conv.last_message_at = Some(timestamp);
+    db.prepare_cached(r#"UPDATE conversations SET lm = ?1 WHERE "objectId" = ?2"#)
+        .and_then(|mut st| st.execute(params![timestamp, new.cid]))
         .map_err(backend)?;
     if !conv.transient {
-        let mut queue = conn
+        let mut queue = db
             .prepare_cached(
                 "INSERT OR IGNORE INTO offline (client_id, cid, seq) VALUES (?1, ?2, ?3)",
             )
@@ -546,12 +700,16 @@ fn append(conn: &Connection, new: NewMessage) -> StoreResult<(Message, Conversat
                 .map_err(backend)?;
         }
     }
+    db.remember(Recent {
+        conv: conv.clone(),
+        next_seq: Some(seq + 1),
+    });
     let msg = Message {
         cid: new.cid,
         id: new.id,
         from: new.from,
         data: new.data,
-        timestamp: new.timestamp,
+        timestamp,
         seq,
         commit,
         ack_at: None,
@@ -622,7 +780,7 @@ fn resolve_bound(
     })
 }
 
-fn logs(conn: &Connection, q: LogQuery) -> StoreResult<Vec<Message>> {
+fn logs(conn: &Db, q: LogQuery) -> StoreResult<Vec<Message>> {
     let conv = load_conv(conn, &q.cid)?.ok_or(StoreError::NotFound)?;
     if !conv.transient && !conv.members.contains(&q.requester) {
         return Err(StoreError::NotMember);
@@ -742,7 +900,8 @@ impl Store for SqliteStore {
         &self,
         msg: NewMessage,
     ) -> BoxFuture<'static, StoreResult<(Message, Conversation)>> {
-        self.call(move |conn| append(conn, msg))
+        // Refuses (not found, not a member) before writing anything.
+        self.call_isolated(Isolation::Batch, move |conn| append(conn, msg))
     }
 
     fn ack(
@@ -752,7 +911,11 @@ impl Store for SqliteStore {
         mid: String,
         now: i64,
     ) -> BoxFuture<'static, StoreResult<Option<Receipt>>> {
-        self.call(move |conn| ack(conn, &client, &cid, &mid, now))
+        // Fails only through the backend; one ack per delivery makes it the busiest
+        // operation.
+        self.call_isolated(Isolation::Batch, move |conn| {
+            ack(conn, &client, &cid, &mid, now)
+        })
     }
 
     fn logs(&self, q: LogQuery) -> BoxFuture<'static, StoreResult<Vec<Message>>> {
