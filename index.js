@@ -15,6 +15,10 @@ function realtime(options, callback) {
   const WebSocket = config.WebSocket
   const region = options.region || 'cn'
   if (!REGIONS.includes(region)) throw new Error('There is no this region.')
+  // leanrt's extension: where to connect. Options given in code win over the environment
+  // as a pair, so that `router` in code is not overridden by LEANRT_SERVER.
+  const given = Boolean(options.server || options.router)
+  const env = process.env
   const cacheOptions = {
     appId: options.appId,
     peerId: options.clientId,
@@ -22,9 +26,8 @@ function realtime(options, callback) {
     auth: options.auth,
     secure: typeof options.secure === 'undefined' ? !(WebSocket && WebSocket.loadFlashPolicyFile) : options.secure,
     region,
-    // leanrt's extension: where to connect, else the environment, else LeanCloud's router.
-    server: options.server || process.env.LEANRT_SERVER || undefined,
-    router: options.router || process.env.LEANRT_ROUTER || undefined,
+    server: (given ? options.server : env.LEANRT_SERVER) || undefined,
+    router: (given ? options.router : env.LEANRT_ROUTER) || undefined,
   }
   const realtimeObj = newRealtimeObject()
   realtimeObj.clientId = cacheOptions.peerId

@@ -36,6 +36,20 @@ test('the process exits within 5 s after close()', T, async () => {
   assert.ok(Date.now() - closedAt < 5000, `exited ${Date.now() - closedAt} ms after close()`)
 })
 
+test('server/router options given in code win over LEANRT_SERVER and LEANRT_ROUTER', T, async () => {
+  const r = await runNode(
+    `const realtime = require('.')
+     const rt = realtime({ appId: '${APP}', clientId: 'precedence', router: '${srv.routerUrl}' }, () => {
+       console.log('opened')
+       rt.close()
+     })`,
+    { LEANRT_SERVER: 'ws://127.0.0.1:9/', LEANRT_ROUTER: 'http://127.0.0.1:9' },
+    10000,
+  )
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /opened/)
+})
+
 test('the process exits when nothing was opened', T, async () => {
   const r = await runNode(
     `const realtime = require('.')

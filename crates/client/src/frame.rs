@@ -20,9 +20,10 @@ struct Head {
 /// What one inbound text frame means to the engine.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Inbound {
-    /// Not JSON, or not an object: reported as an error, never delivered.
+    /// Not JSON: reported as an error, never delivered.
     Invalid,
-    /// No truthy `cmd` (the `{}` heartbeat echo and the like): ignored.
+    /// JSON without a truthy `cmd` (the `{}` heartbeat echo, arrays, numbers): ignored,
+    /// as 2.4.0 ignores them.
     Silent,
     /// A frame for the embedder; `ack` is the ack frame to send first, if any.
     Frame { kind: Kind, ack: Option<AckOf> },
@@ -67,7 +68,10 @@ fn is_str(v: &Option<Value>, s: &str) -> bool {
 /// Classifies one inbound text frame.
 pub(crate) fn classify(text: &str) -> Inbound {
     if !text.trim_start().starts_with('{') {
-        return Inbound::Invalid;
+        return match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => Inbound::Silent,
+            Err(_) => Inbound::Invalid,
+        };
     }
     // The struct rejects duplicate keys, which JSON.parse accepts (last wins);
     // such frames take the slower path through a map.
@@ -172,7 +176,9 @@ mod tests {
         assert_eq!(classify("{}"), Inbound::Silent);
         assert_eq!(classify(r#"{"cmd":""}"#), Inbound::Silent);
         assert_eq!(classify("{hi}"), Inbound::Invalid);
-        assert_eq!(classify("[1]"), Inbound::Invalid);
+        assert_eq!(classify("[1]"), Inbound::Silent);
+        assert_eq!(classify(" 123 "), Inbound::Silent);
+        assert_eq!(classify("hello"), Inbound::Invalid);
         assert_eq!(classify(r#"{"cmd":"x","i":"#), Inbound::Invalid);
     }
 }

@@ -74,6 +74,9 @@ pub async fn resolve(endpoint: &Endpoint, app_id: &str, secure: bool) -> Result<
 /// The parts of an http(s) URL a GET needs.
 struct Target<'a> {
     tls: bool,
+    /// `host[:port]` as the URL spells it: the `Host` header, which a server bound to a
+    /// wildcard address builds its answer from, so the port must stay in it.
+    authority: &'a str,
     host: &'a str,
     port: u16,
     path: &'a str,
@@ -98,6 +101,7 @@ fn parse_url(url: &str) -> Result<Target<'_>, String> {
     };
     Ok(Target {
         tls,
+        authority,
         host: host.trim_start_matches('[').trim_end_matches(']'),
         port,
         path,
@@ -130,7 +134,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(u16, Vec<u8>), String> {
     let request = format!(
         "GET {} HTTP/1.0\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-        target.path, target.host
+        target.path, target.authority
     );
     let io = |e: std::io::Error| format!("router {}: {e}", target.host);
     stream.write_all(request.as_bytes()).await.map_err(io)?;
@@ -185,11 +189,14 @@ mod tests {
             (t.tls, t.host, t.port, t.path),
             (false, "127.0.0.1", 8080, "/v1/route?x=1")
         );
+        assert_eq!(t.authority, "127.0.0.1:8080");
         let t = parse_url("https://h.example").unwrap();
         assert_eq!(
-            (t.tls, t.host, t.port, t.path),
-            (true, "h.example", 443, "/")
+            (t.tls, t.authority, t.host, t.port, t.path),
+            (true, "h.example", "h.example", 443, "/")
         );
+        let t = parse_url("http://[::1]:9/x").unwrap();
+        assert_eq!((t.authority, t.host, t.port), ("[::1]:9", "::1", 9));
         assert!(parse_url("ftp://x").is_err());
         assert_eq!(
             default_router("us"),

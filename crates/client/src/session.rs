@@ -301,7 +301,8 @@ impl<C: Connector, S: EventSink> Session<C, S> {
         let mut wrote = false;
         let mut ended = None;
         let mut failure = None;
-        for received in batch.drain(..) {
+        let mut items = batch.drain(..);
+        for received in items.by_ref() {
             let text = match received {
                 Received::Text(text) => text,
                 Received::Closed { code, reason } => {
@@ -343,9 +344,16 @@ impl<C: Connector, S: EventSink> Session<C, S> {
                 self.reuse_announced = true;
                 events.push(Event::Reuse);
                 ended = Some(Ended::Lost);
+                // The server's close (same code) usually came in the same read.
+                if let Some(Received::Closed { code, reason }) =
+                    items.find(|r| matches!(r, Received::Closed { .. }))
+                {
+                    events.push(Event::Close { code, reason });
+                }
                 break;
             }
         }
+        drop(items);
         if wrote {
             failure = failure.or(t.flush().await.err());
         }

@@ -258,3 +258,18 @@ async fn router_errors_are_events_and_retried() {
     }
     client.close().await;
 }
+
+#[tokio::test]
+async fn a_wildcard_bound_server_is_reached_through_its_router() {
+    // Bound to 0.0.0.0 without a public URL, the server answers the lookup with the
+    // request's Host header: it must carry the port for the answer to be reachable.
+    let server = start_server("0.0.0.0:0".parse().unwrap()).await;
+    let port = server.local_addr().port();
+    let router = Endpoint::Router(format!("http://127.0.0.1:{port}"));
+    let mut client = Client::start("wild", router, |_| {});
+    client.open().await;
+    let i = client.send(json!({"cmd": "session", "op": "query", "sessionPeerIds": ["wild"]}));
+    assert_eq!(client.frame("session", Some("query-result")).await["i"], i);
+    client.close().await;
+    server.shutdown().await.unwrap();
+}
