@@ -6,11 +6,13 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use leanrt_protocol::ErrorCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
@@ -32,6 +34,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 const WRITE_BATCH: usize = 64;
 /// Messages of one connection waiting for their commit; beyond, reading pauses.
 const MAX_PENDING: usize = 1024;
+/// Frames waiting behind a write in progress; beyond, reading pauses.
+const MAX_BACKLOG: usize = 4096;
 
 /// The logged-in identity of a connection.
 pub struct Session {
@@ -216,14 +220,23 @@ async fn on_inbound(conn: &mut Conn, inbound: Option<Result<Message, WsError>>) 
     }
 }
 
-/// Writes `frames`, giving up (`Err`) only when a chunk of them makes no progress for
+/// The write half of a connection's WebSocket.
+type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
+/// How a write ended: `Err` when a chunk of it made no progress for [`WRITE_TIMEOUT`].
+type Written = Result<Result<(), WsError>, tokio::time::error::Elapsed>;
+/// A write in progress; it owns the sink and hands it back.
+type Writing<S> = BoxFuture<'static, (Sink<S>, Written)>;
+
+/// Writes `frames` in chunks, giving up only when a chunk makes no progress for
 /// [`WRITE_TIMEOUT`]: a long offline push to a slow reader is not a stalled reader.
-async fn write_all<K>(
-    sink: &mut K,
+/// `abandon` ends it at once (the rest unwritten), handing the sink back for the close.
+async fn write_all<S>(
+    mut sink: Sink<S>,
     frames: Vec<Message>,
-) -> Result<Result<(), WsError>, tokio::time::error::Elapsed>
+    abandon: Arc<Notify>,
+) -> (Sink<S>, Written)
 where
-    K: futures_util::Sink<Message, Error = WsError> + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut frames = frames.into_iter().peekable();
     while frames.peek().is_some() {
@@ -233,12 +246,42 @@ where
             }
             sink.flush().await
         };
-        match tokio::time::timeout(WRITE_TIMEOUT, chunk).await {
-            Ok(Ok(())) => {}
-            failed => return failed,
+        let written = tokio::select! {
+            written = tokio::time::timeout(WRITE_TIMEOUT, chunk) => written,
+            () = abandon.notified() => break,
+        };
+        if !matches!(written, Ok(Ok(()))) {
+            return (sink, written);
         }
     }
-    Ok(Ok(()))
+    (sink, Ok(Ok(())))
+}
+
+/// Waits for the write in progress, if any, without taking it, so that the wait can be
+/// cancelled by `select!`.
+async fn poll_writing<S>(writing: &mut Option<Writing<S>>) -> (Sink<S>, Written) {
+    match writing {
+        Some(write) => write.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The sink once any write in progress has finished (bounded by [`CLOSE_TIMEOUT`]),
+/// or been abandoned; `None` if it did not finish.
+async fn settle<S>(
+    sink: &mut Option<Sink<S>>,
+    writing: &mut Option<Writing<S>>,
+    abandon: Option<&Notify>,
+) -> Option<Sink<S>> {
+    if let Some(write) = writing.take() {
+        if let Some(abandon) = abandon {
+            abandon.notify_one();
+        }
+        if let Ok((done, _)) = tokio::time::timeout(CLOSE_TIMEOUT, write).await {
+            *sink = Some(done);
+        }
+    }
+    sink.take()
 }
 
 /// Waits for the oldest pending message without taking it out of the queue, so that
@@ -257,9 +300,17 @@ pub async fn serve<S>(
     id: ConnId,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sink, mut stream) = ws.split();
+    let (sink, mut stream) = ws.split();
+    // The sink is here when no write is in progress, else inside `writing`.
+    let mut sink = Some(sink);
+    let mut writing: Option<Writing<S>> = None;
+    // Ends the write in progress when the peer is given up on (slow or silent).
+    let abandon = Arc::new(Notify::new());
+    let mut given_up = false;
+    // Frames produced while a write is in progress, written next.
+    let mut backlog: Vec<Message> = Vec::new();
     let (frames, mut queue) = mpsc::channel(shared.limits.outbound_queue.max(1));
     let kill = Arc::new(Kill::default());
     let _registration = Registration {
@@ -288,13 +339,42 @@ pub async fn serve<S>(
     let close_code = if *shutdown.borrow() {
         Some(GOING_AWAY)
     } else {
+        // Reading goes on while a write is in progress, so that a peer writing (acks
+        // of a long push, say) while it reads is never blocked by this connection.
         loop {
-            let pending: Vec<Message> = tokio::select! {
+            if writing.is_none() && !backlog.is_empty() {
+                if let Some(idle_sink) = sink.take() {
+                    let frames = std::mem::take(&mut backlog);
+                    writing = Some(Box::pin(write_all(idle_sink, frames, abandon.clone())));
+                }
+            }
+            if writing.is_none() {
+                if let Some(code) = conn.close.take() {
+                    break Some(code);
+                }
+            }
+            let produced: Vec<Message> = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break Some(GOING_AWAY),
-                code = kill.requested() => break Some(code),
+                code = kill.requested() => {
+                    given_up = true;
+                    break Some(code);
+                }
+                (idle_sink, written) = poll_writing(&mut writing) => {
+                    writing = None;
+                    sink = Some(idle_sink);
+                    match written {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "write failed");
+                            break None;
+                        }
+                        Err(_) => break Some(ErrorCode::SlowConsumer.code()),
+                    }
+                }
                 () = &mut idle => {
                     if pinged {
+                        given_up = true;
                         break Some(ErrorCode::ReadTimeout.code());
                     }
                     pinged = true;
@@ -306,7 +386,10 @@ pub async fn serve<S>(
                     direct::stored(&mut conn, stored);
                     conn.take_out()
                 }
-                inbound = stream.next(), if conn.pending.len() < MAX_PENDING => {
+                inbound = stream.next(), if conn.pending.len() < MAX_PENDING
+                    && backlog.len() < MAX_BACKLOG
+                    && conn.close.is_none() =>
+                {
                     if let Some(Ok(_)) = &inbound {
                         pinged = false;
                         idle.as_mut().reset(tokio::time::Instant::now() + ping_interval);
@@ -316,13 +399,17 @@ pub async fn serve<S>(
                         Inbound::Ignore => continue,
                         Inbound::PeerClosed => {
                             // Writes the close reply tungstenite queued: a clean close.
-                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.flush()).await;
+                            if let Some(mut s) = settle(&mut sink, &mut writing, None).await {
+                                let _ = tokio::time::timeout(CLOSE_TIMEOUT, s.flush()).await;
+                            }
                             break None;
                         }
                         Inbound::End(code) => break code,
                     }
                 }
-                Some(first) = queue.recv() => {
+                // Taken only while little waits to be written, so that a peer that does
+                // not read fills its queue, and the hub closes it (4117).
+                Some(first) = queue.recv(), if backlog.len() < WRITE_BATCH => {
                     let horizon = conn.horizon;
                     let fresh = |q: Queued| match q.commit {
                         Some(commit) if commit <= horizon => None,
@@ -335,31 +422,13 @@ pub async fn serve<S>(
                             Err(_) => break,
                         }
                     }
-                    if batch.is_empty() {
-                        continue;
-                    }
                     batch
                 }
             };
-            // A peer that stops reading blocks this write; its queue then fills and the
-            // hub asks for the close, which must not wait for the write.
-            let written = tokio::select! {
-                written = write_all(&mut sink, pending) => written,
-                code = kill.requested() => break Some(code),
-            };
-            match written {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "write failed");
-                    break None;
-                }
-                Err(_) => break Some(ErrorCode::SlowConsumer.code()),
-            }
-            if let Some(code) = conn.close.take() {
-                break Some(code);
-            }
+            backlog.extend(produced);
         }
     };
+    let mut sink = settle(&mut sink, &mut writing, given_up.then_some(&*abandon)).await;
     // Offline from now on, even while the close handshake is pending.
     conn.shared.hub.unregister(id);
     if close_code == Some(GOING_AWAY) && !conn.pending.is_empty() {
@@ -369,14 +438,15 @@ pub async fn serve<S>(
                 let stored = oldest.await;
                 direct::stored(&mut conn, stored);
             }
-            for msg in conn.take_out() {
+            let sink = sink.as_mut().ok_or(WsError::AlreadyClosed)?;
+            for msg in backlog.drain(..).chain(conn.take_out()) {
                 sink.feed(msg).await?;
             }
             sink.flush().await
         };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
     }
-    if let Some(code) = close_code {
+    if let (Some(code), Some(sink)) = (close_code, sink.as_mut()) {
         tracing::debug!(code, "closing");
         let frame = CloseFrame {
             code: CloseCode::from(code),
