@@ -103,7 +103,11 @@ pub fn spawn<C: Connector, S: EventSink>(
         reuse_announced: false,
         ever_opened: false,
     };
-    (Handle { commands: tx }, session.run())
+    let task = async move {
+        let mut session = session;
+        session.run().await
+    };
+    (Handle { commands: tx }, task)
 }
 
 /// How serving one socket ended.
@@ -137,10 +141,15 @@ enum Offline {
 }
 
 impl<C: Connector, S: EventSink> Session<C, S> {
-    async fn run(mut self) {
+    // Every idle connection holds this task's state, so its size matters: the
+    // session and the socket are borrowed, not moved, into the futures awaited here
+    // (a moved argument is stored twice), and the large, rarely live futures (the
+    // handshake, a read's handling) are boxed.
+    async fn run(&mut self) {
         loop {
-            match self.connect().await {
-                Ok(Some(transport)) => match self.serve(transport).await {
+            let connected = self.connect().await;
+            match connected {
+                Ok(Some(mut transport)) => match self.serve(&mut *transport).await {
                     Ended::UserClosed => return,
                     Ended::Restart => continue,
                     Ended::Lost => self.announce_reuse().await,
@@ -174,7 +183,8 @@ impl<C: Connector, S: EventSink> Session<C, S> {
 
     /// Router lookup and socket connect, while still taking commands.
     /// `Ok(None)`: the embedder closed meanwhile.
-    async fn connect(&mut self) -> Result<Option<C::Transport>, String> {
+    /// The socket comes boxed, so that only a pointer to it is moved around.
+    async fn connect(&mut self) -> Result<Option<Box<C::Transport>>, String> {
         let Session {
             config,
             connector,
@@ -184,14 +194,15 @@ impl<C: Connector, S: EventSink> Session<C, S> {
             ..
         } = self;
         let config = &*config;
-        let attempt = async move {
+        // Boxed: the handshake futures are large and live only while connecting, so
+        // they need not make every idle connection's task bigger.
+        let mut attempt = Box::pin(async move {
             let url = router::resolve(&config.endpoint, &config.app_id, config.secure).await?;
             connector.connect(&url).await
-        };
-        tokio::pin!(attempt);
+        });
         loop {
             tokio::select! {
-                result = &mut attempt => return result.map(Some),
+                result = &mut attempt => return result.map(|t| Some(Box::new(t))),
                 command = commands.recv() => {
                     if let Offline::Stop = hold_offline(command, held, config, &**sink).await {
                         return Ok(None);
@@ -206,7 +217,7 @@ impl<C: Connector, S: EventSink> Session<C, S> {
     }
 
     /// Runs one open socket until it ends.
-    async fn serve(&mut self, mut t: C::Transport) -> Ended {
+    async fn serve(&mut self, t: &mut C::Transport) -> Ended {
         self.sink.push(Event::SocketOpen).await;
         let mut opened = false;
         let mut last_inbound = Instant::now();
@@ -222,7 +233,8 @@ impl<C: Connector, S: EventSink> Session<C, S> {
                         _ = t.recv_batch(&mut batch) => {
                             last_inbound = Instant::now();
                             heartbeat_armed = true;
-                            if let Some(ended) = self.on_batch(&mut t, &mut batch, &mut opened).await {
+                            let handled = Box::pin(self.on_batch(t, &mut batch, &mut opened));
+                            if let Some(ended) = handled.await {
                                 return ended;
                             }
                             continue;
@@ -230,14 +242,14 @@ impl<C: Connector, S: EventSink> Session<C, S> {
                         command = self.commands.recv() => command,
                         _ = sleep_until(last_inbound + heartbeat), if heartbeat_armed => {
                             heartbeat_armed = false;
-                            if let Err(e) = send_now(&mut t, "{}".to_owned()).await {
-                                return self.lost(&mut t, e).await;
+                            if let Err(e) = send_now(t, "{}".to_owned()).await {
+                                return self.lost(t, e).await;
                             }
                             continue;
                         }
                         _ = sleep_until(last_inbound + GUARD) => {
                             self.announce_reuse().await;
-                            self.shut(&mut t, false).await;
+                            self.shut(t, false).await;
                             return Ended::Lost;
                         }
                     }
@@ -245,28 +257,28 @@ impl<C: Connector, S: EventSink> Session<C, S> {
             };
             match command {
                 None | Some(Command::Close(None)) => {
-                    self.shut(&mut t, true).await;
+                    self.shut(t, true).await;
                     return Ended::UserClosed;
                 }
                 Some(Command::Close(Some(frame))) => {
                     if opened {
-                        let _ = send_now(&mut t, frame).await;
+                        let _ = send_now(t, frame).await;
                     }
-                    self.shut(&mut t, true).await;
+                    self.shut(t, true).await;
                     return Ended::UserClosed;
                 }
                 Some(Command::Reconnect) => {
-                    self.shut(&mut t, false).await;
+                    self.shut(t, false).await;
                     return Ended::Restart;
                 }
                 Some(Command::OpenSession(frame)) => {
-                    if let Err(e) = send_now(&mut t, frame).await {
-                        return self.lost(&mut t, e).await;
+                    if let Err(e) = send_now(t, frame).await {
+                        return self.lost(t, e).await;
                     }
                 }
                 Some(Command::Send(frame)) if opened => {
-                    if let Err(e) = self.send_coalesced(&mut t, frame).await {
-                        return self.lost(&mut t, e).await;
+                    if let Err(e) = self.send_coalesced(t, frame).await {
+                        return self.lost(t, e).await;
                     }
                 }
                 Some(Command::Send(frame)) => self.hold(frame).await,
