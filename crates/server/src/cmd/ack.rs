@@ -11,23 +11,17 @@ pub fn ack(conn: &mut Conn, req: &Request) -> Result<(), Failure> {
     let cid = req.required_str("cid", leanrt_protocol::ErrorCode::InternalError)?;
     let mid = req.required_str("mid", leanrt_protocol::ErrorCode::InternalError)?;
     let client = conn.session()?.client.clone();
-    let shared = conn.shared.clone();
+    let hub = conn.shared.hub.clone();
+    let (rcp_cid, rcp_mid) = (cid.to_owned(), mid.to_owned());
     // The store runs operations in order, so acks need not hold up this connection.
-    let pending = shared
-        .store
-        .ack(client, cid.to_owned(), mid.to_owned(), now_ms());
-    let (cid, mid) = (cid.to_owned(), mid.to_owned());
-    tokio::spawn(async move {
-        match pending.await {
-            Ok(Some(receipt)) => {
-                let rcp = json!({"cmd": "rcp", "cid": cid, "id": mid, "t": receipt.at});
-                if let Value::Object(rcp) = rcp {
-                    shared.hub.deliver(&[receipt.to], &rcp, None, None);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "recording an ack failed"),
+    let receipt = Box::new(move |due: crate::store::Receipt| {
+        let rcp = json!({"cmd": "rcp", "cid": rcp_cid, "id": rcp_mid, "t": due.at});
+        if let Value::Object(rcp) = rcp {
+            hub.deliver(&[due.to], &rcp, None, None);
         }
     });
+    conn.shared
+        .store
+        .ack(client, cid.to_owned(), mid.to_owned(), now_ms(), receipt);
     Ok(())
 }

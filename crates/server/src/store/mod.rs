@@ -213,6 +213,9 @@ pub struct Receipt {
     pub at: i64,
 }
 
+/// Sends a receipt that an ack made due.
+pub type SendReceipt = Box<dyn FnOnce(Receipt) + Send>;
+
 /// A `logs` bound: a time and optionally a message id that refines it.
 #[derive(Clone, Debug, Default)]
 pub struct Bound {
@@ -288,15 +291,10 @@ pub trait Store: Send + Sync + 'static {
         msg: NewMessage,
     ) -> BoxFuture<'static, StoreResult<(Message, Conversation)>>;
 
-    /// Records `client`'s ack of message `mid`. Returns the receipt to send when this
-    /// is that client's first ack and the sender asked for receipts.
-    fn ack(
-        &self,
-        client: String,
-        cid: String,
-        mid: String,
-        now: i64,
-    ) -> BoxFuture<'static, StoreResult<Option<Receipt>>>;
+    /// Records `client`'s ack of message `mid`, without an answer. Once it is recorded,
+    /// `receipt` is called (on any thread) with the receipt to send when this was that
+    /// client's first ack and the sender asked for receipts.
+    fn ack(&self, client: String, cid: String, mid: String, now: i64, receipt: SendReceipt);
 
     /// History, oldest first.
     fn logs(&self, query: LogQuery) -> BoxFuture<'static, StoreResult<Vec<Message>>>;

@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 
 use super::{
     Bound, Conversation, LogQuery, MembershipChange, Message, NewConversation, NewMessage, Offline,
-    QueryHit, Receipt, Store, StoreError, StoreResult,
+    QueryHit, Receipt, SendReceipt, Store, StoreError, StoreResult,
 };
 use crate::query::Query;
 
@@ -193,6 +193,28 @@ impl SqliteStore {
         op: impl FnOnce(&Db) -> StoreResult<T> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<T>> {
         let (reply, result) = oneshot::channel();
+        let sent = self.submit(isolation, op, move |outcome| {
+            let _ = reply.send(outcome);
+        });
+        async move {
+            if !sent {
+                return Err(StoreError::Backend("store closed".into()));
+            }
+            result
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("store failed".into())))
+        }
+        .boxed()
+    }
+
+    /// Queues `op`; `done` gets its result on the writer thread once its batch
+    /// committed. `false` when the store is closed (`done` is then never called).
+    fn submit<T: Send + 'static>(
+        &self,
+        isolation: Isolation,
+        op: impl FnOnce(&Db) -> StoreResult<T> + Send + 'static,
+        done: impl FnOnce(StoreResult<T>) + Send + 'static,
+    ) -> bool {
         let work: Work = Box::new(move |conn, poisoned| {
             let outcome = match (conn, isolation) {
                 (Some(conn), Isolation::Savepoint) => in_savepoint(conn, op),
@@ -203,25 +225,13 @@ impl SqliteStore {
                 }
                 (None, _) => Err(StoreError::Backend("cannot begin a transaction".into())),
             };
-            Box::new(move |commit| {
-                let _ = reply.send(commit.map_err(StoreError::Backend).and(outcome));
-            })
+            Box::new(move |commit| done(commit.map_err(StoreError::Backend).and(outcome)))
         });
-        let sent = self
-            .jobs
+        self.jobs
             .lock()
             .ok()
             .and_then(|jobs| jobs.as_ref().map(|tx| tx.send(work).is_ok()))
-            .unwrap_or(false);
-        async move {
-            if !sent {
-                return Err(StoreError::Backend("store closed".into()));
-            }
-            result
-                .await
-                .unwrap_or_else(|_| Err(StoreError::Backend("store failed".into())))
-        }
-        .boxed()
+            .unwrap_or(false)
     }
 }
 
@@ -904,18 +914,15 @@ impl Store for SqliteStore {
         self.call_isolated(Isolation::Batch, move |conn| append(conn, msg))
     }
 
-    fn ack(
-        &self,
-        client: String,
-        cid: String,
-        mid: String,
-        now: i64,
-    ) -> BoxFuture<'static, StoreResult<Option<Receipt>>> {
+    fn ack(&self, client: String, cid: String, mid: String, now: i64, receipt: SendReceipt) {
         // Fails only through the backend; one ack per delivery makes it the busiest
-        // operation.
-        self.call_isolated(Isolation::Batch, move |conn| {
-            ack(conn, &client, &cid, &mid, now)
-        })
+        // operation, so it costs no savepoint and no future.
+        let op = move |conn: &Db| ack(conn, &client, &cid, &mid, now);
+        self.submit(Isolation::Batch, op, |outcome| match outcome {
+            Ok(Some(due)) => receipt(due),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "recording an ack failed"),
+        });
     }
 
     fn logs(&self, q: LogQuery) -> BoxFuture<'static, StoreResult<Vec<Message>>> {
