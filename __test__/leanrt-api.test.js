@@ -681,3 +681,26 @@ test('auth denials thrown synchronously leave no reply listener; self-leave is n
   await cb((done) => room.remove([id('alice')], done))
   assert.equal(asked.length, 4)
 })
+
+test('many sends in flight: each callback fires once, with the ack of its own message', T, async () => {
+  const id = setup()
+  const rt = await c.connect(id('burst'))
+  const room = await cb((done) => rt.room({ name: 'burst' }, done))
+  const N = 300
+  const acks = new Map()
+  const raw = []
+  rt.on('ack', (frame) => raw.push(frame.i))
+  await cb((done) => {
+    for (let k = 0; k < N; k++) {
+      room.send(`m${k}`, {}, (ack) => {
+        assert.ok(!acks.has(k), `callback ${k} fired twice`)
+        acks.set(k, ack)
+        if (acks.size === N) done()
+      })
+    }
+  }, 10000)
+  const logs = await cb((done) => room.log({ limit: N }, done))
+  assert.deepEqual(logs.map((l) => l.msg), [...Array(N).keys()].map((k) => `m${k}`))
+  assert.deepEqual(logs.map((l) => l.msgId), [...Array(N).keys()].map((k) => acks.get(k).uid))
+  assert.equal(raw.length, N, 'a raw ack listener sees every ack')
+})

@@ -1,7 +1,8 @@
 'use strict'
 // RealtimeObject (protocol.md §8.3), as 2.4.0's `newRealtimeObject`.
 const engine = require('./engine')
-const { newConvObject, onReply } = require('./room')
+const { newConvObject } = require('./room')
+const { onReply } = require('./replies')
 
 const NOT_OPEN = 'Must call after open() has successed.'
 

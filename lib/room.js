@@ -1,18 +1,7 @@
 'use strict'
 // RoomObject (protocol.md §8.4): one conversation, as 2.4.0's `newConvObject`.
 const engine = require('./engine')
-
-/** Calls `callback(data)` once for the reply to `serialId` on `eventName`. */
-function onReply(cache, eventName, serialId, callback) {
-  const fun = function (data) {
-    if (data.i === serialId) {
-      // As 2.4.0: the callback first, then the listener goes.
-      if (callback) callback(data)
-      cache.ec.off(eventName, fun)
-    }
-  }
-  cache.ec.on(eventName, fun)
-}
+const { onReply } = require('./replies')
 
 function newConvObject(cache) {
   function addOrRemove(cid, argument, callback, cmd) {
@@ -58,16 +47,7 @@ function newConvObject(cache) {
       else options.data = typeof data === 'string' ? data : JSON.stringify(data)
       if (options.receipt) options.receipt = 1
       // The server never acks a transient message, so its callback never fires.
-      if (!options.transient) {
-        const serialId = options.serialId
-        const fun = function (ack) {
-          if (ack.i === serialId) {
-            if (callback) callback(ack)
-            cache.ec.off('ack', fun)
-          }
-        }
-        cache.ec.on('ack', fun)
-      }
+      if (!options.transient) onReply(cache, 'ack', options.serialId, (ack) => callback && callback(ack))
       engine.send(cache, options, callback)
       return this
     },
@@ -77,21 +57,16 @@ function newConvObject(cache) {
       else if (arguments.length === 2) options = argument
       options.cid = options.cid || this.id
       options.serialId = options.serialId || engine.getSerialId(cache)
-      const serialId = options.serialId
-      const fun = function (data) {
-        if (data.i !== serialId) return
-        if (callback) {
-          const logs = Array.isArray(data.logs) ? data.logs : []
-          for (const item of logs) {
-            item.data = engine.getMediaMsg(cache, item.data)
-            item.fromPeerId = item.from
-            item.msg = item.data
-          }
-          callback(logs)
+      onReply(cache, 'logs', options.serialId, (data) => {
+        if (!callback) return
+        const logs = Array.isArray(data.logs) ? data.logs : []
+        for (const item of logs) {
+          item.data = engine.getMediaMsg(cache, item.data)
+          item.fromPeerId = item.from
+          item.msg = item.data
         }
-        cache.ec.off('logs', fun)
-      }
-      cache.ec.on('logs', fun)
+        callback(logs)
+      })
       engine.convLog(cache, options)
       return this
     },
@@ -134,4 +109,4 @@ function newConvObject(cache) {
   }
 }
 
-module.exports = { newConvObject, onReply }
+module.exports = { newConvObject }
