@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::connection::Conn;
 use crate::frame::{Failure, Request};
-use crate::ids::random_id;
+use crate::ids::message_id;
 use crate::store::{Conversation, Message, NewMessage, StoreError, StoreResult};
 use crate::time::now_ms;
 
@@ -32,19 +32,21 @@ pub async fn direct(conn: &mut Conn, req: &Request) -> Result<(), Failure> {
             .map_err(target_failure)?
             .filter(|c| c.transient || c.members.contains(&from))
             .ok_or(ErrorCode::InvalidMessagingTarget)?;
+        let now = now_ms();
         let frame = json!({
-            "cmd": "direct", "cid": cid, "id": random_id(), "fromPeerId": from,
-            "timestamp": now_ms(), "msg": data, "transient": true,
+            "cmd": "direct", "cid": cid, "id": message_id(now), "fromPeerId": from,
+            "timestamp": now, "msg": data, "transient": true,
         });
         fan_out(conn, &conv, frame, None);
         return Ok(());
     }
+    let now = now_ms();
     let new = NewMessage {
         cid,
-        id: random_id(),
+        id: message_id(now),
         from,
         data,
-        timestamp: now_ms(),
+        timestamp: now,
         receipt: req.flag("r"),
     };
     // The store runs operations in order, so the connection may read on while this
