@@ -172,6 +172,62 @@ function table(client, server) {
   return lines.join('\n')
 }
 
+/** The value of the first measure whose name starts with `prefix`, for `who`. */
+function pick(measures, prefix, who) {
+  const name = Object.keys(measures).find((m) => m.startsWith(prefix))
+  return name === undefined ? NaN : measures[name][who]
+}
+
+/** Issue 5's targets, each with what was measured and whether it is met. */
+function targets(client, server) {
+  const ratio = (prefix, other) => pick(client, prefix, 'leanrt') / pick(client, prefix, other)
+  const x = (v) => `${v.toFixed(2)}×`
+  const rows = [
+    ['Inbound messages/s ≥3× 2.4.0, ≥2× 2.4.0+ws8', () => {
+      const [a, b] = [ratio('Inbound messages/s', 'orig'), ratio('Inbound messages/s', 'orig-ws8')]
+      return [`${x(a)}, ${x(b)}`, a >= 3 && b >= 2]
+    }],
+    ['CPU per inbound message ≤0.4× 2.4.0', () => {
+      const a = ratio('CPU µs per inbound', 'orig')
+      return [x(a), a <= 0.4]
+    }],
+    ['RSS per client ≤0.5× 2.4.0 and ≤16 KB', () => {
+      const [a, kb] = [ratio('RSS KB per idle client', 'orig'), pick(client, 'RSS KB per idle client', 'leanrt')]
+      return [`${x(a)}, ${kb.toFixed(1)} KB`, a <= 0.5 && kb <= 16]
+    }],
+    ['Send→ack p50 ≤1.2× 2.4.0', () => {
+      const a = ratio('Send→ack p50', 'orig')
+      return [x(a), a <= 1.2]
+    }],
+    ['Send→ack p99 ≤1.0× 2.4.0', () => {
+      const a = ratio('Send→ack p99', 'orig')
+      return [x(a), a <= 1.0]
+    }],
+    ['Outbound acks/s ≥3× 2.4.0', () => {
+      const a = ratio('Outbound acks/s', 'orig')
+      return [x(a), a >= 3]
+    }],
+    ['Server fan-out ≥250k delivered/s', () => {
+      const v = pick(server, 'Fan-out delivered/s', 'server')
+      return [fmt(v), v >= 250000]
+    }],
+    ['Durable ingest ≥50k msgs/s', () => {
+      const v = pick(server, 'Durable ingest', 'server')
+      return [fmt(v), v >= 50000]
+    }],
+    ['Server memory ≤8 KB per idle connection', () => {
+      const v = pick(server, 'Server RSS KB per idle connection', 'server')
+      return [`${v.toFixed(2)} KB`, v <= 8]
+    }],
+  ]
+  const lines = ['| Target | Measured | Met |', '|---|---|---|']
+  for (const [target, measure] of rows) {
+    const [value, met] = measure()
+    lines.push(`| ${target} | ${value} | ${met ? 'yes' : '**no**'} |`)
+  }
+  return lines.join('\n')
+}
+
 function machine() {
   const cpus = os.cpus()
   return `${cpus.length} cores, ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}`
@@ -205,10 +261,10 @@ async function main() {
   const seconds = Math.round((Date.now() - started) / 1000)
   console.log(`\n${text}\n\n${machine()}; ${REPS} repetition(s), medians; ${seconds} s`)
   fs.writeFileSync(path.join(__dirname, smoke ? 'results-smoke.json' : 'results.json'), JSON.stringify({ date: new Date().toISOString(), machine: machine(), reps: REPS, size: SIZE, client, server: srv }, null, 2))
-  if (write) writeResults(text, seconds)
+  if (write) writeResults(text, targets(client, srv), seconds)
 }
 
-function writeResults(text, seconds) {
+function writeResults(text, verdicts, seconds) {
   const doc = `# Benchmark results
 
 Command: \`npm run bench\` (\`node bench/run.js --write\` after a release build), ${REPS} repetitions, medians, contenders alternating.
@@ -218,6 +274,33 @@ Ratios are leanrt divided by the other: above 1 is better for rates (messages/s,
 below 1 is better for CPU, memory and latency.
 
 ${text}
+
+## Targets (issue 5)
+
+${verdicts}
+
+## How each figure is taken
+
+- **Client measures**: one Node process per contender and measure, all against one
+  leanrt-server (release build, no rate limit); contenders alternate within each
+  repetition. \`2.4.0\` is \`leancloud-realtime@2.4.0\` with its bundled \`ws\` 0.8;
+  \`2.4.0 + ws 8\` injects \`ws\` 8 through \`realtime.config({WebSocket})\`.
+- **Inbound**: ${SIZE.inbound} small text messages are committed (by the Rust load generator,
+  4 senders) while the receiver is offline, then pushed to it at login straight from the
+  store; timed from the first \`message\` event to the last. A live burst would measure
+  the server's durable ingest, the same for every contender. CPU is
+  \`process.cpuUsage()\` (all threads) over the same span.
+- **RSS per idle client**: ${SIZE.rss} clients connected in one process, RSS delta after
+  \`gc()\`, divided by ${SIZE.rss}. Before the baseline, V8's young generation is grown
+  (it grows once, to 16–32 MB, when many objects survive scavenges, whatever the SDK);
+  without that step every contender's figure includes about 14 KB per client of that
+  one-off growth.
+- **Send→ack**: ${SIZE.rtt} sequential sends; **outbound**: ${SIZE.outbound} sends, 1000 in flight.
+- **Server measures**: the Rust load generator (\`bench/loadgen\`) over real sockets.
+  Fan-out: 1 sender, window 64, ${SIZE.fanMembers} members online, each acking every message.
+  Ingest: ${SIZE.ingestSenders} senders alone in their conversations, window 64 each, every
+  message committed before its ack. Idle memory: ${SIZE.idle} logged-in connections on a
+  server of their own.
 
 The soak figures (\`npm run soak -- --minutes 10\`) are kept in [SOAK-RESULTS.md](SOAK-RESULTS.md).
 `
