@@ -10,6 +10,11 @@
 //! with a known `i` must be answered (or the connection closed by the server) within
 //! [`ANSWER_TIMEOUT`], and a fresh connection must still get `{}` back for `{}`.
 //! A panic anywhere in the server (any task) fails the input.
+//!
+//! So that inputs reach past "conversation not found", `$CID` in a frame is replaced by
+//! the id of a conversation made at start, whose members are the harness's sessions
+//! (`fz0`..`fz15`). Besides the open app `fuzz`, the app `fuzzsig` has the master key
+//! `key`, so signature checks are reached too.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,6 +35,7 @@ const PROBE_I: u64 = 987_654_321;
 struct State {
     rt: Runtime,
     addr: SocketAddr,
+    cid: String,
 }
 
 static STATE: OnceLock<State> = OnceLock::new();
@@ -59,23 +65,54 @@ fn state() -> &'static State {
                 ..Default::default()
             };
             config.limits.frames_per_second = 1_000_000;
+            config.apps = vec![
+                "fuzz".parse().expect("app"),
+                "fuzzsig:key".parse().expect("app"),
+            ];
             let server = leanrt_server::Server::bind(config).await.expect("bind");
             let addr = server.local_addr();
             // The handle lives as long as the process.
             std::mem::forget(server.spawn());
             addr
         });
-        State { rt, addr }
+        let cid = rt.block_on(shared_conversation(addr));
+        State { rt, addr, cid }
     })
 }
 
-/// Splits an input into the frames to send.
-pub fn frames(data: &[u8]) -> Vec<Message> {
+/// Creates the conversation `$CID` stands for; returns its id.
+async fn shared_conversation(addr: SocketAddr) -> String {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .expect("connect");
+    let members: Vec<String> = (0..16).map(|k| format!("fz{k}")).collect();
+    for frame in [
+        serde_json::json!({"cmd":"session","op":"open","appId":"fuzz","ua":"js/2.4.0","peerId":"fz0","i":1}),
+        serde_json::json!({"cmd":"conv","op":"start","m":members,"attr":{"name":"fuzz"},"i":2,"peerId":"fz0"}),
+    ] {
+        ws.send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("send");
+    }
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(t) = msg {
+            let v: serde_json::Value = serde_json::from_str(&t).expect("JSON");
+            if v["op"] == "started" {
+                let _ = ws.close(None).await;
+                return v["cid"].as_str().expect("cid").to_owned();
+            }
+        }
+    }
+    panic!("no conversation for $CID");
+}
+
+/// Splits an input into the frames to send, `$CID` replaced by `cid`.
+pub fn frames(data: &[u8], cid: &str) -> Vec<Message> {
     data.split(|b| *b == b'\n')
         .filter(|f| !f.is_empty())
         .take(MAX_FRAMES)
         .map(|f| match std::str::from_utf8(f) {
-            Ok(s) => Message::Text(s.to_owned().into()),
+            Ok(s) => Message::Text(s.replace("$CID", cid).into()),
             Err(_) => Message::Binary(f.to_vec().into()),
         })
         .collect()
@@ -85,7 +122,7 @@ pub fn frames(data: &[u8]) -> Vec<Message> {
 pub fn run(data: &[u8]) {
     let st = state();
     let open_first = data.first().is_some_and(|b| b & 1 == 1);
-    let frames = frames(data);
+    let frames = frames(data, &st.cid);
     let outcome = st.rt.block_on(exchange(st.addr, open_first, frames));
     if PANICKED.load(Ordering::SeqCst) {
         let m = PANIC_MESSAGE.lock().map(|m| m.clone()).unwrap_or_default();
