@@ -147,8 +147,7 @@ impl<C: Connector, S: EventSink> Session<C, S> {
     // handshake, a read's handling) are boxed.
     async fn run(&mut self) {
         loop {
-            let connected = self.connect().await;
-            match connected {
+            match self.connect().await {
                 Ok(Some(mut transport)) => match self.serve(&mut *transport).await {
                     Ended::UserClosed => return,
                     Ended::Restart => continue,

@@ -168,6 +168,14 @@ async fn sessions_per_client_refuses_with_4112_then_recovers() {
     server.shutdown().await.expect("shutdown");
 }
 
+/// Sends `n` messages to `cid` without waiting for answers; their `i` are 10 000 + k.
+async fn send_pipelined(c: &mut Client, cid: &str, n: i64) {
+    for i in 0..n {
+        c.send(json!({"cmd":"direct","cid":cid,"msg":"m","i":10_000 + i}))
+            .await;
+    }
+}
+
 #[tokio::test]
 async fn rate_limit_answers_every_pipelined_request() {
     let mut cfg = config();
@@ -176,10 +184,7 @@ async fn rate_limit_answers_every_pipelined_request() {
     let mut c = Client::open(server.local_addr(), "alice").await;
     let cid = c.start(&[]).await;
     const N: i64 = 200;
-    for i in 0..N {
-        c.send(json!({"cmd":"direct","cid":cid,"msg":"m","i":10_000 + i}))
-            .await;
-    }
+    send_pipelined(&mut c, &cid, N).await;
     let mut answered = std::collections::BTreeSet::new();
     let mut limited = 0;
     while (answered.len() as i64) < N {
@@ -241,10 +246,7 @@ async fn rate_limit_zero_means_unlimited() {
     let mut c = Client::open(server.local_addr(), "alice").await;
     let cid = c.start(&[]).await;
     const N: i64 = 3000;
-    for i in 0..N {
-        c.send(json!({"cmd":"direct","cid":cid,"msg":"m","i":10_000 + i}))
-            .await;
-    }
+    send_pipelined(&mut c, &cid, N).await;
     for i in 0..N {
         let f = c.recv().await;
         assert_eq!(
