@@ -52,13 +52,7 @@ pub(crate) struct AckOf {
 
 /// JavaScript truthiness of a JSON value.
 fn truthy(v: &Option<Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(Value::Array(_) | Value::Object(_)) => true,
-    }
+    leanrt_protocol::command::truthy(v.as_ref())
 }
 
 fn is_str(v: &Option<Value>, s: &str) -> bool {

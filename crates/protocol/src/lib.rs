@@ -5,6 +5,7 @@
 //! crate implements; section numbers (§) in doc comments refer to it.
 
 pub mod codes;
+pub mod command;
 pub mod signature;
 
 pub use codes::ErrorCode;

@@ -54,12 +54,15 @@ pub struct Limits {
     /// Quiet time after which the server sends a WebSocket ping; a connection quiet
     /// for two intervals is closed with 4107 READ_TIMEOUT.
     pub ping_interval: Duration,
-    /// Offline push at login (§6.5): at most this many pending messages (the newest) of
-    /// each conversation. Older ones stay queued for a later login.
+    /// Offline push at login (§6.5): at most this many pending messages (the oldest)
+    /// of each conversation. Newer ones stay pending for a later login.
     pub offline_per_conversation: usize,
     /// Offline push at login: at most this many conversations (those with the newest
     /// pending messages). The others stay queued for a later login.
     pub offline_conversations: usize,
+    /// Largest JSON size of a conversation's `name`, `attr` and custom fields
+    /// together; an update beyond gets 4306, a start 4301.
+    pub max_record_bytes: usize,
 }
 
 impl Default for Limits {
@@ -76,6 +79,7 @@ impl Default for Limits {
             ping_interval: Duration::from_secs(90),
             offline_per_conversation: 1000,
             offline_conversations: 1000,
+            max_record_bytes: 32 * 1024,
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct Config {
     pub max_connections: usize,
     /// How long graceful shutdown waits for connections to close.
     pub drain_timeout: Duration,
+    /// This node's id in session ids (random when unset).
+    pub node_id: Option<String>,
     pub limits: Limits,
 }
 
@@ -107,6 +113,7 @@ impl Default for Config {
             public_url: None,
             max_connections: 100_000,
             drain_timeout: Duration::from_secs(5),
+            node_id: None,
             limits: Limits::default(),
         }
     }

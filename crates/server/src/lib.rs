@@ -1,5 +1,7 @@
 //! leanrt-server: a self-hostable server for the LeanCloud realtime v2 protocol
-//! (router, WebSocket JSON dialect, SQLite store), usable as a library.
+//! (router, WebSocket JSON dialect, SQLite store), usable as a library. The layers
+//! are described in `ARCHITECTURE.md`; [`Server::bind_with`] takes other backends
+//! ([`store::Store`], [`hub::Hub`], [`auth::NonceCache`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), leanrt_server::Error> {
@@ -14,21 +16,20 @@
 //! # }
 //! ```
 
-mod auth;
+pub mod auth;
 mod cli;
-mod cmd;
 mod config;
 mod connection;
-mod frame;
-mod hub;
+pub mod domain;
+pub mod hub;
 mod ids;
-mod query;
+mod json;
 mod router;
 mod server;
-mod shared;
-mod store;
+mod service;
+pub mod store;
 mod time;
 
 pub use cli::cli_main;
 pub use config::{App, Config, Limits};
-pub use server::{Error, Server, ServerHandle};
+pub use server::{Backends, Error, Server, ServerHandle};

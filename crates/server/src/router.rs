@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::config::AppCheck;
-use crate::shared::Shared;
+use crate::server::Shared;
 
 /// Largest accepted request head.
 const MAX_HEAD: usize = 8 * 1024;
@@ -22,6 +22,8 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const ROUTE_TTL: u64 = 3600;
 /// Per-connection read buffer; small buffers keep idle connections cheap.
 const READ_BUFFER: usize = 2 * 1024;
+/// Frames are written out once this much is buffered, or at the end of a batch.
+const WRITE_BUFFER: usize = 16 * 1024;
 
 /// A parsed request head.
 struct Head {
@@ -109,7 +111,7 @@ fn server_url(shared: &Shared, host: Option<&str>) -> String {
 
 fn route(shared: &Shared, head: &Head) -> (&'static str, String) {
     let app_id = query_param(&head.path, "appId").unwrap_or_default();
-    if let AppCheck::Unknown = shared.apps.check(app_id) {
+    if let AppCheck::Unknown = shared.service.apps.check(app_id) {
         let body = json!({"code": 4100, "error": "APP_NOT_AVAILABLE"});
         return ("404 Not Found", body.to_string());
     }
@@ -143,11 +145,15 @@ pub async fn accept(mut stream: TcpStream, shared: &Shared) -> Option<WebSocketS
         if stream.write_all(response.as_bytes()).await.is_err() {
             return None;
         }
-        let max = shared.limits.max_frame_bytes;
+        let max = shared.service.limits.max_frame_bytes;
+        // Writes are buffered up to WRITE_BUFFER and flushed once per batch; a reply
+        // may be larger than any buffer (logs of 1000 messages, a query of 1000
+        // conversations with their members): the connection's own backlog bounds what
+        // waits, not tungstenite.
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
-            .write_buffer_size(0)
-            .max_write_buffer_size(max * 4 + READ_BUFFER)
+            .write_buffer_size(WRITE_BUFFER)
+            .max_write_buffer_size(usize::MAX)
             .max_frame_size(Some(max))
             .max_message_size(Some(max));
         let rest = buf[head.len..].to_vec();

@@ -10,13 +10,16 @@ use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::auth::Signatures;
+use crate::auth::{LocalNonces, NonceCache, Signatures};
 use crate::config::{Apps, Config};
 use crate::connection;
-use crate::hub::LocalHub;
+use crate::domain::SessionId;
+use crate::hub::{Hub, LocalHub};
+use crate::ids::random_id;
 use crate::router;
-use crate::shared::Shared;
-use crate::store::{SqliteStore, StoreError};
+use crate::service::Service;
+use crate::store::{SqliteStore, Store, StoreError, StoreStats};
+use crate::time::now_ms;
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +30,36 @@ pub enum Error {
     Store(#[from] StoreError),
 }
 
+/// The store, the hub and the nonce cache a server runs on.
+pub struct Backends {
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<dyn Hub>,
+    pub nonces: Arc<dyn NonceCache>,
+}
+
+impl Backends {
+    /// The embedded default: the SQLite file of `config.db` and the in-process hub.
+    pub async fn embedded(config: &Config) -> Result<Backends, Error> {
+        let db = config.db.clone();
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db))
+            .await
+            .map_err(crate::store::backend)??;
+        Ok(Backends {
+            store: Arc::new(store),
+            hub: Arc::new(LocalHub::default()),
+            nonces: Arc::new(LocalNonces::new(config.limits.nonce_cache, now_ms())),
+        })
+    }
+}
+
+/// What the router and the connections share.
+pub struct Shared {
+    pub service: Arc<Service>,
+    /// The configured public WebSocket URL, if any.
+    pub public_url: Option<String>,
+    pub local_addr: SocketAddr,
+}
+
 /// A bound server, not yet accepting.
 pub struct Server {
     listener: TcpListener,
@@ -35,19 +68,26 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the store and binds the listening socket.
+    /// Opens the embedded store and binds the listening socket.
     pub async fn bind(config: Config) -> Result<Server, Error> {
-        let db = config.db.clone();
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db))
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))??;
+        let backends = Backends::embedded(&config).await?;
+        Server::bind_with(config, backends).await
+    }
+
+    /// Binds the listening socket, serving from `backends`.
+    pub async fn bind_with(config: Config, backends: Backends) -> Result<Server, Error> {
         let listener = TcpListener::bind(config.listen).await?;
-        let shared = Arc::new(Shared {
+        let node: Arc<str> = Arc::from(config.node_id.clone().unwrap_or_else(random_id));
+        let service = Arc::new(Service {
             limits: config.limits.clone(),
             apps: Apps::new(&config.apps),
-            store: Arc::new(store),
-            hub: Arc::new(LocalHub::default()),
-            signatures: Signatures::new(config.limits.signature_window, config.limits.nonce_cache),
+            store: backends.store,
+            hub: backends.hub,
+            signatures: Signatures::new(config.limits.signature_window, backends.nonces),
+            node,
+        });
+        let shared = Arc::new(Shared {
+            service,
             public_url: config.public_url.clone(),
             local_addr: listener.local_addr()?,
         });
@@ -78,6 +118,8 @@ impl Server {
         let slots = Arc::new(Semaphore::new(permits as usize));
         let (stop, stopped) = watch::channel(false);
         let next_id = AtomicU64::new(1);
+        let service = shared.service.clone();
+        let dispatcher = service.start_dispatcher();
         tokio::pin!(shutdown);
         tracing::info!(addr = %shared.local_addr, db = %config.db, "listening");
         loop {
@@ -113,7 +155,11 @@ impl Server {
                     };
                     if let Some(ws) = ws {
                         tracing::debug!("websocket open");
-                        connection::serve(ws, shared, id, stopped).await;
+                        let session = SessionId {
+                            node: shared.service.node.clone(),
+                            conn: id,
+                        };
+                        connection::serve(ws, shared.service.clone(), session, stopped).await;
                         tracing::debug!("websocket closed");
                     }
                     drop(slot);
@@ -128,7 +174,9 @@ impl Server {
         if drained.is_err() {
             tracing::warn!("some connections did not close in time");
         }
-        shared.store.close().await;
+        service.store.close().await;
+        // The commit stream ends with the store.
+        let _ = dispatcher.await;
         Ok(())
     }
 
@@ -136,11 +184,13 @@ impl Server {
     pub fn spawn(self) -> ServerHandle {
         let (stop, stopped) = oneshot::channel::<()>();
         let local_addr = self.local_addr();
+        let service = self.shared.service.clone();
         let task = tokio::spawn(self.run(async {
             let _ = stopped.await;
         }));
         ServerHandle {
             local_addr,
+            service,
             stop,
             task,
         }
@@ -150,6 +200,7 @@ impl Server {
 /// A running server.
 pub struct ServerHandle {
     local_addr: SocketAddr,
+    service: Arc<Service>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), Error>>,
 }
@@ -157,6 +208,11 @@ pub struct ServerHandle {
 impl ServerHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The store's work so far.
+    pub fn stats(&self) -> &StoreStats {
+        self.service.store.stats()
     }
 
     /// Shuts down gracefully and waits until the store is flushed.

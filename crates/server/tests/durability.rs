@@ -34,7 +34,7 @@ async fn a_restart_keeps_conversations_messages_and_offline_queues() {
     let version: i64 = schema
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = schema
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");

@@ -161,7 +161,7 @@ async fn offline_messages_arrive_after_open_oldest_first() {
 }
 
 #[tokio::test]
-async fn with_a_cap_of_20_older_messages_stay_queued_for_the_next_login() {
+async fn with_a_cap_of_20_the_oldest_come_first_and_the_rest_at_the_next_login() {
     let server = start(leancloud_caps()).await;
     let addr = server.local_addr();
     let mut a = Client::open(addr, "alice").await;
@@ -178,22 +178,22 @@ async fn with_a_cap_of_20_older_messages_stay_queued_for_the_next_login() {
         got.push(b.recv().await);
     }
     b.silent().await;
-    // The 20 most recent of the first conversation, then the other, oldest first.
+    // The 20 oldest pending of the first conversation, then the other.
     let texts: Vec<&str> = got
         .iter()
         .map(|f| f["msg"].as_str().expect("msg"))
         .collect();
-    let mut expected: Vec<String> = (5..25).map(|n| format!("m{n}")).collect();
+    let mut expected: Vec<String> = (0..20).map(|n| format!("m{n}")).collect();
     expected.push("other".into());
     assert_eq!(texts, expected);
-    assert_eq!(got[0]["id"], sent[5]["uid"]);
-    assert_eq!(got[0]["offline"], true);
+    assert_eq!(got[0]["id"], sent[0]["uid"]);
+    assert!(got.iter().all(|f| f["offline"] == true));
     // Ack the 20 pushed from the first conversation only.
     for f in &got[..20] {
         b.send(ack_of(&cid, f)).await;
     }
     b.close().await;
-    // The 5 older ones were not dropped: they come now, oldest first, with the
+    // The 5 newer ones were not dropped: they come now, oldest first, with the
     // still unacked "other".
     let mut b = Client::open(addr, "bob").await;
     let mut again = Vec::new();
@@ -202,7 +202,7 @@ async fn with_a_cap_of_20_older_messages_stay_queued_for_the_next_login() {
     }
     b.silent().await;
     let ids: Vec<&Value> = again.iter().map(|f| &f["id"]).collect();
-    let expected: Vec<&Value> = sent[..5]
+    let expected: Vec<&Value> = sent[20..]
         .iter()
         .map(|s| &s["uid"])
         .chain([&other["uid"]])

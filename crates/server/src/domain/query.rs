@@ -1,8 +1,10 @@
-//! `conv query` (§6.7): parsing `where`, `sort`, `limit`, `skip` and `flag`, and
-//! matching conversation documents in memory. Store-independent.
+//! `conv query` (§6.7): compiling `where`, `sort`, `limit`, `skip` and `flag`, and
+//! matching conversation documents in memory. Store-independent; stores narrow the
+//! candidates with the hints ([`Query::object_ids`], [`Query::member`], …).
 
 use std::cmp::Ordering;
 
+use leanrt_protocol::command::{truthy, ConvQuery};
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
@@ -50,34 +52,22 @@ pub enum Cond {
 pub type QueryError = String;
 
 impl Query {
-    /// Parses the fields of a `conv query` frame.
-    pub fn parse(frame: &Map<String, Value>) -> Result<Query, QueryError> {
-        let where_ = match frame.get("where") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(w)) => w.clone(),
-            Some(Value::String(s)) => match serde_json::from_str(s) {
-                Ok(Value::Object(w)) => w,
-                _ => return Err("where must be an object".into()),
-            },
-            Some(_) => return Err("where must be an object".into()),
+    /// Compiles a `conv query`.
+    pub fn parse(req: &ConvQuery) -> Result<Query, QueryError> {
+        let include_system = mentions(&req.where_, "sys") || mentions(&req.where_, "objectId");
+        let filter = parse_object(&req.where_)?;
+        let sort = match &req.sort {
+            None => vec![("lm".to_owned(), true)],
+            Some(s) => parse_sort(s),
         };
-        let include_system = mentions(&where_, "sys") || mentions(&where_, "objectId");
-        let filter = parse_object(&where_)?;
-        let sort = match frame.get("sort") {
-            None | Some(Value::Null) => vec![("lm".to_owned(), true)],
-            Some(Value::String(s)) => parse_sort(s),
-            Some(_) => return Err("sort must be a string".into()),
-        };
-        let limit = int_field(frame, "limit")?.unwrap_or(10).clamp(1, 1000) as usize;
-        let skip = int_field(frame, "skip")?.unwrap_or(0).max(0) as usize;
-        let flag = int_field(frame, "flag")?.unwrap_or(0);
+        let clamp = |v: i64, lo: i64, hi: i64| usize::try_from(v.clamp(lo, hi)).unwrap_or(0);
         Ok(Query {
             filter,
             sort,
-            skip,
-            limit,
-            compact: flag & 1 != 0,
-            with_last_message: flag & 2 != 0,
+            skip: clamp(req.skip.unwrap_or(0), 0, i64::MAX),
+            limit: clamp(req.limit.unwrap_or(10), 1, 1000),
+            compact: req.flag & 1 != 0,
+            with_last_message: req.flag & 2 != 0,
             include_system,
         })
     }
@@ -105,6 +95,32 @@ impl Query {
         self.filter.field_values("objectId")
     }
 
+    /// A hint for the store: the top-level conjuncts that are equalities to a scalar,
+    /// as (field path, value). Every result has one of these values at that path
+    /// (directly or as an element of an array there).
+    pub fn equalities(&self) -> Vec<(&str, &Value)> {
+        let Filter::All(parts) = &self.filter else {
+            return Vec::new();
+        };
+        parts
+            .iter()
+            .filter_map(|f| match f {
+                Filter::Field(k, Cond::Eq(v)) if !v.is_array() && !v.is_object() => {
+                    Some((k.as_str(), v))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether results are ordered by `lm` first: `Some(true)` when descending.
+    pub fn lm_order(&self) -> Option<bool> {
+        match self.sort.first() {
+            Some((key, descending)) if key == "lm" => Some(*descending),
+            _ => None,
+        }
+    }
+
     /// A hint for the store: a clientId every result must have as a member.
     pub fn member(&self) -> Option<String> {
         let Filter::All(parts) = &self.filter else {
@@ -128,18 +144,6 @@ fn mentions(where_: &Map<String, Value>, key: &str) -> bool {
                         .any(|p| p.as_object().is_some_and(|o| mentions(o, key)))
                 }))
     })
-}
-
-fn int_field(frame: &Map<String, Value>, key: &str) -> Result<Option<i64>, QueryError> {
-    match frame.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .map(Some)
-            .ok_or_else(|| format!("{key} must be an integer")),
-        Some(_) => Err(format!("{key} must be an integer")),
-    }
 }
 
 fn parse_sort(s: &str) -> Vec<(String, bool)> {
@@ -229,7 +233,7 @@ fn parse_field(field: &str, value: &Value, parts: &mut Vec<Filter>) -> Result<()
             "$in" => Cond::In(list()?),
             "$nin" => Cond::Nin(list()?),
             "$all" => Cond::All(list()?),
-            "$exists" => Cond::Exists(truthy(arg)),
+            "$exists" => Cond::Exists(truthy(Some(arg))),
             "$size" => {
                 Cond::Size(arg.as_u64().ok_or("$size needs a non-negative integer")? as usize)
             }
@@ -243,16 +247,6 @@ fn parse_field(field: &str, value: &Value, parts: &mut Vec<Filter>) -> Result<()
         push(parts, cond);
     }
     Ok(())
-}
-
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty(),
-        _ => true,
-    }
 }
 
 /// Compiles a PCRE-style pattern, turning `\Q…\E` literals into escaped text.
@@ -383,8 +377,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn typed(v: Value) -> ConvQuery {
+        let mut frame = v.as_object().cloned().expect("object");
+        frame.insert("cmd".into(), json!("conv"));
+        frame.insert("op".into(), json!("query"));
+        let text = Value::Object(frame).to_string();
+        match leanrt_protocol::command::Envelope::parse(&text)
+            .expect("envelope")
+            .command()
+            .expect("command")
+        {
+            leanrt_protocol::command::Command::ConvQuery(q) => q,
+            other => panic!("not a query: {other:?}"),
+        }
+    }
+
     fn q(v: Value) -> Query {
-        Query::parse(v.as_object().expect("object")).expect("valid query")
+        Query::parse(&typed(v)).expect("valid query")
     }
 
     #[test]
@@ -431,12 +440,7 @@ mod tests {
 
     #[test]
     fn bad_where_is_rejected() {
-        assert!(Query::parse(json!({"where": 1}).as_object().expect("object")).is_err());
-        assert!(Query::parse(
-            json!({"where": {"a": {"$bogus": 1}}})
-                .as_object()
-                .expect("object")
-        )
-        .is_err());
+        assert!(Query::parse(&typed(json!({"where": {"a": {"$bogus": 1}}}))).is_err());
+        assert!(Query::parse(&typed(json!({"where": {"$or": 1}}))).is_err());
     }
 }

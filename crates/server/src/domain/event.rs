@@ -1,0 +1,63 @@
+//! What the server pushes to online sessions, before any wire dialect renders it.
+
+use std::sync::{Arc, OnceLock};
+
+use super::StoredMessage;
+
+/// A pushed event.
+#[derive(Debug)]
+pub enum Event {
+    /// A stored message, live (`seq` orders it within its conversation).
+    Message(Arc<StoredMessage>),
+    /// A `transient: true` message: not stored, no seq, never acked.
+    Transient(Arc<StoredMessage>),
+    /// A receipt for the sender: `mid` was first acked by a recipient at `at`.
+    Receipt { cid: String, mid: String, at: i64 },
+    /// The recipient was added to (`joined`) or removed from (`left`) `cid` by `by`.
+    Membership {
+        cid: String,
+        joined: bool,
+        by: String,
+    },
+    /// `members` were added (`members-joined`) or removed (`members-left`).
+    Members {
+        cid: String,
+        joined: bool,
+        members: Vec<String>,
+        by: String,
+    },
+}
+
+impl Event {
+    /// The conversation and seq of a stored message.
+    pub fn stored_position(&self) -> Option<(&str, i64)> {
+        match self {
+            Event::Message(m) => Some((&m.cid, m.seq)),
+            _ => None,
+        }
+    }
+}
+
+/// An event on its way to many sessions, with its rendering kept after the first
+/// session renders it (every session of one dialect sends the same text but for the
+/// recipient's own id).
+#[derive(Debug)]
+pub struct Push {
+    pub event: Event,
+    rendered: OnceLock<Box<str>>,
+}
+
+impl Push {
+    pub fn new(event: Event) -> Arc<Push> {
+        Arc::new(Push {
+            event,
+            rendered: OnceLock::new(),
+        })
+    }
+
+    /// The event rendered by `render`, computed once.
+    pub fn rendered(&self, render: impl FnOnce(&Event) -> String) -> &str {
+        self.rendered
+            .get_or_init(|| render(&self.event).into_boxed_str())
+    }
+}

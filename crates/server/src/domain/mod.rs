@@ -1,0 +1,31 @@
+//! The domain: conversations, messages, the rules over them and the query language,
+//! shared by every store and every wire dialect. Pure data and functions.
+
+mod conversation;
+pub mod event;
+mod message;
+pub mod query;
+pub mod rules;
+
+pub use conversation::Conversation;
+pub use message::{NewMessage, StoredMessage};
+
+/// One session: the node serving it and its connection number there.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SessionId {
+    pub node: std::sync::Arc<str>,
+    pub conn: u64,
+}
+
+/// Why the domain refuses an operation; each command maps it to its own code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    NotFound,
+    NotMember,
+    /// Over the member cap.
+    Full,
+    /// A bad value or path (with a detail).
+    Invalid(String),
+    /// The record would outgrow its size cap (with a detail).
+    TooLarge(String),
+}

@@ -1,0 +1,79 @@
+//! Who is online where, and delivery to them, behind [`Hub`]: sessions by clientId,
+//! participants of transient conversations, and pushes into each session's
+//! [`Outbox`].
+//!
+//! # Contract
+//! - `attach` resolves once the session is visible to every node: a push made after
+//!   it resolves reaches the session. (The login relies on this: register, then read
+//!   what is pending.)
+//! - Presence may be a lease: a networked hub may report a session online until its
+//!   lease expires after the node serving it died.
+//! - Pushes from one caller to one session arrive in the order they were made. The
+//!   store's commit stream is delivered by one dispatcher, so a session receives the
+//!   messages of one conversation in seq order (see `ARCHITECTURE.md`).
+//! - Nothing here is durable: a push to a session that is gone is dropped.
+
+mod local;
+mod outbox;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+pub use local::LocalHub;
+pub use outbox::Outbox;
+
+use crate::domain::event::Push;
+pub use crate::domain::SessionId;
+
+/// Why a session could not be attached.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooManySessions;
+
+/// Presence and delivery. Implementations: [`LocalHub`] (one process).
+pub trait Hub: Send + Sync + 'static {
+    /// Makes `client` online on `session`, refusing more than `max_sessions`
+    /// sessions of one clientId.
+    fn attach<'a>(
+        &'a self,
+        client: &'a str,
+        session: &'a SessionId,
+        outbox: Arc<Outbox>,
+        max_sessions: usize,
+    ) -> BoxFuture<'a, Result<(), TooManySessions>>;
+
+    /// Takes `session` offline and out of every transient conversation.
+    fn detach<'a>(&'a self, session: &'a SessionId) -> BoxFuture<'a, ()>;
+
+    /// Whether each of `clients` has a session.
+    fn online<'a>(&'a self, clients: &'a [String]) -> BoxFuture<'a, Vec<bool>>;
+
+    /// Pushes to every session of each of `clients`, except `except`.
+    fn deliver<'a>(
+        &'a self,
+        clients: &'a [String],
+        except: Option<&'a SessionId>,
+        push: Arc<Push>,
+    ) -> BoxFuture<'a, ()>;
+
+    /// Adds `session` (of `client`) to the participants of transient conversation `cid`.
+    fn join_room<'a>(
+        &'a self,
+        cid: &'a str,
+        client: &'a str,
+        session: &'a SessionId,
+    ) -> BoxFuture<'a, ()>;
+
+    fn leave_room<'a>(&'a self, cid: &'a str, session: &'a SessionId) -> BoxFuture<'a, ()>;
+
+    /// Distinct clientIds among the participants of `cid`.
+    fn room_count<'a>(&'a self, cid: &'a str) -> BoxFuture<'a, usize>;
+
+    /// Pushes to the participants of `cid`, except `except`.
+    fn deliver_room<'a>(
+        &'a self,
+        cid: &'a str,
+        except: Option<&'a SessionId>,
+        push: Arc<Push>,
+    ) -> BoxFuture<'a, ()>;
+}

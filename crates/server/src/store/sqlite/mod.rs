@@ -1,0 +1,330 @@
+//! The SQLite store: one writer thread (group commit, see [`writer`]), reader threads
+//! beside it ([`readers`]), and a checkpointer that copies the WAL into the data file
+//! off both paths.
+//!
+//! Durability: WAL, the writer committing without `fsync` (a commit is in the OS
+//! once `COMMIT` returns, so it survives `kill -9`); the checkpointer syncs the WAL
+//! before copying it and the data file after. A power loss may lose the last
+//! batches, never the file's consistency. `:memory:` is an ephemeral file in the
+//! temporary directory, deleted on close.
+
+mod cursor;
+mod readers;
+mod reads;
+mod rows;
+mod schema;
+mod writer;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use self::readers::Readers;
+use self::writer::{AckQueue, Job, Writer};
+use super::{
+    backend, Ack, Admit, Change, Commit, LogRange, Pending, PendingPage, QueryHit, Store,
+    StoreResult, StoreStats,
+};
+use crate::domain::query::Query;
+use crate::domain::{Conversation, NewMessage, StoredMessage};
+
+/// Committed batches waiting for the dispatcher; the writer waits beyond.
+const QUEUED_COMMITS: usize = 256;
+/// Reader threads.
+const READERS: usize = 2;
+/// How often the checkpointer copies the WAL into the data file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Settings of every connection. A 64 MiB page cache for the writer keeps hot pages
+/// out of `pread`; readers take less and lean on the OS cache.
+const COMMON: &str = "PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;
+    PRAGMA wal_autocheckpoint = 0;";
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    /// Unbounded: each connection bounds what it queues (one request, and a window of
+    /// messages), and an operation is queued in the caller's order when it is made.
+    jobs: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Readers,
+    checkpointer: Checkpointer,
+    acks: Arc<AckQueue>,
+    commits: Mutex<Option<mpsc::Receiver<Commit>>>,
+    stats: Arc<StoreStats>,
+    /// The file behind `:memory:`, removed on close.
+    ephemeral: Option<PathBuf>,
+}
+
+fn open_conn(path: &std::path::Path, pragmas: &str) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(backend)?;
+    conn.execute_batch(COMMON).map_err(backend)?;
+    conn.execute_batch(pragmas).map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the data file at `path`, or an
+    /// ephemeral one for `:memory:`.
+    pub fn open(path: &str) -> StoreResult<SqliteStore> {
+        let ephemeral = (path == ":memory:").then(|| {
+            std::env::temp_dir().join(format!(
+                "leanrt-{}-{:016x}.db",
+                std::process::id(),
+                rand::random::<u64>()
+            ))
+        });
+        let file = ephemeral.clone().unwrap_or_else(|| PathBuf::from(path));
+        let sync = if ephemeral.is_some() { "OFF" } else { "NORMAL" };
+        let mut conn = open_conn(
+            &file,
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;
+             PRAGMA journal_size_limit = 67108864;",
+        )?;
+        schema::migrate(&mut conn)?;
+        let stats = Arc::new(StoreStats::default());
+        let readers = (0..READERS)
+            .map(|_| open_conn(&file, "PRAGMA cache_size = -16384; PRAGMA query_only = 1;"))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let readers = Readers::start(readers, stats.clone())?;
+        let checkpointer = Checkpointer::start(open_conn(
+            &file,
+            &format!("PRAGMA synchronous = {sync}; PRAGMA cache_size = -2048;"),
+        )?)?;
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let (commits_tx, commits) = mpsc::channel(QUEUED_COMMITS);
+        let acks = Arc::new(AckQueue::default());
+        let writer = Writer::new(conn, acks.clone(), commits_tx, stats.clone());
+        let writer = std::thread::Builder::new()
+            .name("leanrt-store".into())
+            .spawn(move || writer.run(queue))
+            .map_err(backend)?;
+        Ok(SqliteStore {
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(Some(writer)),
+            readers,
+            checkpointer,
+            acks,
+            commits: Mutex::new(Some(commits)),
+            stats,
+            ephemeral,
+        })
+    }
+
+    /// Queues `job`; false when the store is closed.
+    fn queue(&self, job: Job) -> bool {
+        self.jobs
+            .lock()
+            .ok()
+            .and_then(|jobs| jobs.as_ref().map(|tx| tx.send(job).is_ok()))
+            .unwrap_or(false)
+    }
+
+    /// Queues `op` for the writer now; resolves with its result once its batch
+    /// committed.
+    fn submit<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Writer) -> StoreResult<T> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<T>> {
+        let (reply, result) = oneshot::channel();
+        let job: Job = Box::new(move |w| {
+            let out = op(w);
+            Box::new(move |commit| {
+                let _ = reply.send(commit.and(out));
+            })
+        });
+        let queued = self.queue(job);
+        async move {
+            if !queued {
+                return Err(backend("store closed"));
+            }
+            result
+                .await
+                .unwrap_or_else(|_| Err(backend("the store failed this operation")))
+        }
+        .boxed()
+    }
+}
+
+impl Store for SqliteStore {
+    fn create(&self, conv: Conversation) -> BoxFuture<'static, StoreResult<(Conversation, bool)>> {
+        self.submit(move |w| w.create(conv))
+    }
+
+    fn conversation(&self, cid: &str) -> BoxFuture<'static, StoreResult<Option<Conversation>>> {
+        let cid = cid.to_owned();
+        self.readers
+            .run(move |c| Ok(reads::conversation(c, &cid)?.map(|row| row.conv)))
+    }
+
+    fn modify(
+        &self,
+        cid: &str,
+        change: Change,
+    ) -> BoxFuture<'static, StoreResult<(Conversation, Vec<String>)>> {
+        let cid = cid.to_owned();
+        self.submit(move |w| w.modify(&cid, change))
+    }
+
+    fn query(&self, query: Query) -> BoxFuture<'static, StoreResult<Vec<QueryHit>>> {
+        self.readers.run(move |c| reads::query(c, &query))
+    }
+
+    fn append(
+        &self,
+        msg: NewMessage,
+        admit: Admit,
+    ) -> BoxFuture<'static, StoreResult<Arc<StoredMessage>>> {
+        self.submit(move |w| w.append(msg, admit))
+    }
+
+    fn ack(&self, acks: Vec<Ack>) {
+        if acks.is_empty() || !self.acks.push(acks) {
+            return;
+        }
+        // Wakes the writer, whose next batch takes the acks.
+        self.queue(Box::new(|_| Box::new(|_| {})));
+    }
+
+    fn settle_acks(&self) -> BoxFuture<'static, StoreResult<()>> {
+        // Every batch takes the acks queued before it.
+        self.submit(|_| Ok(()))
+    }
+
+    fn logs(
+        &self,
+        range: LogRange,
+        admit: Admit,
+    ) -> BoxFuture<'static, StoreResult<Vec<StoredMessage>>> {
+        self.readers.run(move |c| reads::logs(c, &range, admit))
+    }
+
+    fn pending(
+        &self,
+        client: &str,
+        conversations: usize,
+    ) -> BoxFuture<'static, StoreResult<Vec<Pending>>> {
+        let client = client.to_owned();
+        self.readers
+            .run(move |c| reads::pending(c, &client, conversations))
+    }
+
+    fn pending_page(
+        &self,
+        client: &str,
+        pending: &Pending,
+        limit: usize,
+    ) -> BoxFuture<'static, StoreResult<PendingPage>> {
+        let (client, pending) = (client.to_owned(), pending.clone());
+        self.readers
+            .run(move |c| reads::pending_page(c, &client, &pending, limit))
+    }
+
+    fn commits(&self) -> Option<mpsc::Receiver<Commit>> {
+        self.commits.lock().ok().and_then(|mut c| c.take())
+    }
+
+    fn stats(&self) -> &StoreStats {
+        &self.stats
+    }
+
+    fn close(&self) -> BoxFuture<'static, ()> {
+        // Dropping the sender ends the writer loop after the batches already queued.
+        drop(self.jobs.lock().ok().and_then(|mut jobs| jobs.take()));
+        let writer = self.writer.lock().ok().and_then(|mut t| t.take());
+        self.readers.stop();
+        let checkpointer = self.checkpointer.stop_handle();
+        let ephemeral = self.ephemeral.clone();
+        async move {
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(writer) = writer {
+                    let _ = writer.join();
+                }
+                checkpointer.stop();
+                if let Some(file) = ephemeral {
+                    remove_files(&file);
+                }
+            })
+            .await;
+        }
+        .boxed()
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(file) = &self.ephemeral {
+            self.checkpointer.stop_handle().stop();
+            remove_files(file);
+        }
+    }
+}
+
+fn remove_files(file: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = file.as_os_str().to_owned();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// A thread that checkpoints the WAL every [`CHECKPOINT_EVERY`], so that its
+/// `fsync`s never stall the writer.
+struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+/// Stops the checkpointer: a last full checkpoint, then the connection closes.
+struct StopCheckpointer {
+    stop: Arc<AtomicBool>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Checkpointer {
+    fn start(conn: Connection) -> StoreResult<Checkpointer> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("leanrt-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Acquire) {
+                    std::thread::park_timeout(CHECKPOINT_EVERY);
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                        tracing::warn!(error = %e, "checkpoint failed");
+                    }
+                }
+                let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+            })
+            .map_err(backend)?;
+        Ok(Checkpointer {
+            stop,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    fn stop_handle(&self) -> StopCheckpointer {
+        StopCheckpointer {
+            stop: self.stop.clone(),
+            thread: self.thread.clone(),
+        }
+    }
+}
+
+impl StopCheckpointer {
+    fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}

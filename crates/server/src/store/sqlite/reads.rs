@@ -1,0 +1,343 @@
+//! The reads, run on reader connections: conversations, `conv query` with its index
+//! plan, history, and what a login owes.
+
+use std::sync::Arc;
+
+use leanrt_protocol::command::Bound;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::rows::{
+    conv_from_row, key_seq, message_from_row, message_key, sql_value, ConvRow, CONV_COLUMNS,
+    MSG_COLUMNS,
+};
+use crate::domain::query::Query;
+use crate::domain::{Refusal, StoredMessage};
+use crate::store::{backend, Admit, LogRange, Pending, PendingPage, QueryHit, StoreResult};
+
+pub fn conversation(conn: &Connection, cid: &str) -> StoreResult<Option<ConvRow>> {
+    conn.prepare_cached(&format!(
+        r#"SELECT {CONV_COLUMNS} FROM conversations WHERE "objectId" = ?1"#
+    ))
+    .and_then(|mut st| st.query_row([cid], conv_from_row).optional())
+    .map_err(backend)
+}
+
+/// How a query finds its candidates.
+enum Plan {
+    Ids(Vec<String>),
+    Member(String),
+    /// An indexed column or `attr.` leaf equal to a value.
+    Equal(&'static str, rusqlite::types::Value, Option<String>),
+    /// Conversations in `lm` order (descending if set), read until the page is full.
+    ByLm(bool),
+    All,
+}
+
+fn plan(q: &Query) -> Plan {
+    if let Some(ids) = q.object_ids() {
+        return Plan::Ids(ids);
+    }
+    if let Some(member) = q.member() {
+        return Plan::Member(member);
+    }
+    for (path, value) in q.equalities() {
+        let Some(sql) = sql_value(value) else {
+            continue;
+        };
+        match path {
+            "name" if value.is_string() => return Plan::Equal("name", sql, None),
+            "c" if value.is_string() => return Plan::Equal("c", sql, None),
+            p if p.starts_with("attr.") => return Plan::Equal("attr", sql, Some(p.to_owned())),
+            _ => {}
+        }
+    }
+    match q.lm_order() {
+        Some(descending) if q.sort.len() == 1 => Plan::ByLm(descending),
+        _ => Plan::All,
+    }
+}
+
+fn rows_of(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<Vec<ConvRow>> {
+    let mut st = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = st
+        .query_map(args, conv_from_row)
+        .and_then(|rows| rows.collect())
+        .map_err(backend);
+    rows
+}
+
+pub fn query(conn: &Connection, q: &Query) -> StoreResult<Vec<QueryHit>> {
+    let select = format!("SELECT {CONV_COLUMNS} FROM conversations");
+    let wanted = q.skip.saturating_add(q.limit);
+    let matching = |row: ConvRow| {
+        let doc = row.conv.match_doc();
+        q.matches(&doc).then_some((doc, row))
+    };
+    let mut hits: Vec<(Value, ConvRow)> = match plan(q) {
+        Plan::ByLm(descending) => {
+            // Already in the final order (ties by creation): stop once the page is full.
+            let order = if descending { "DESC" } else { "ASC" };
+            let mut st = conn
+                .prepare_cached(&format!("{select} ORDER BY lm {order}, num ASC"))
+                .map_err(backend)?;
+            let mut rows = st.query([]).map_err(backend)?;
+            let mut hits = Vec::new();
+            while hits.len() < wanted {
+                let Some(row) = rows.next().map_err(backend)? else {
+                    break;
+                };
+                hits.extend(matching(conv_from_row(row).map_err(backend)?));
+            }
+            let page = hits.into_iter().skip(q.skip).collect();
+            return finish(conn, q, page);
+        }
+        Plan::Ids(ids) => {
+            let mut found = Vec::new();
+            for id in &ids {
+                found.extend(conversation(conn, id)?);
+            }
+            found.sort_by_key(|r| r.num);
+            found.dedup_by_key(|r| r.num);
+            found
+        }
+        Plan::Member(member) => rows_of(
+            conn,
+            &format!("{select} WHERE num IN (SELECT conv FROM members WHERE client_id = ?1)"),
+            [member],
+        )?,
+        Plan::Equal("attr", value, Some(path)) => rows_of(
+            conn,
+            &format!(
+                "{select} WHERE num IN (SELECT conv FROM conv_attrs WHERE path = ?1 AND v = ?2)"
+            ),
+            params![path, value],
+        )?,
+        Plan::Equal(column, value, _) => {
+            rows_of(conn, &format!("{select} WHERE {column} = ?1"), [value])?
+        }
+        Plan::All => rows_of(conn, &format!("{select} ORDER BY num"), [])?,
+    }
+    .into_iter()
+    .filter_map(matching)
+    .collect();
+    hits.sort_by(|(a, ra), (b, rb)| q.compare(a, b).then(ra.num.cmp(&rb.num)));
+    let page = hits.into_iter().skip(q.skip).take(q.limit).collect();
+    finish(conn, q, page)
+}
+
+/// The page of a query, with the last message of each conversation when asked.
+fn finish(conn: &Connection, q: &Query, hits: Vec<(Value, ConvRow)>) -> StoreResult<Vec<QueryHit>> {
+    hits.into_iter()
+        .map(|(_, row)| {
+            let last = if q.with_last_message && row.last_seq > 0 {
+                let cid: Arc<str> = Arc::from(row.conv.id.as_str());
+                conn.prepare_cached(&format!(
+                    "SELECT {MSG_COLUMNS} FROM messages WHERE key = ?1"
+                ))
+                .and_then(|mut st| {
+                    st.query_row([message_key(row.num, row.last_seq)], |r| {
+                        message_from_row(&cid, r)
+                    })
+                    .optional()
+                })
+                .map_err(backend)?
+            } else {
+                None
+            };
+            Ok((row.conv, last))
+        })
+        .collect()
+}
+
+/// The time of the first message of `num` with a seq at or above `seq`, and its seq.
+fn time_at(conn: &Connection, num: i64, seq: i64) -> StoreResult<Option<(i64, i64)>> {
+    conn.prepare_cached(
+        "SELECT key, timestamp FROM messages WHERE key >= ?1 AND key <= ?2 ORDER BY key LIMIT 1",
+    )
+    .and_then(|mut st| {
+        st.query_row(
+            params![
+                message_key(num, seq),
+                message_key(num, super::rows::MAX_SEQ)
+            ],
+            |r| Ok((key_seq(r.get(0)?), r.get(1)?)),
+        )
+        .optional()
+    })
+    .map_err(backend)
+}
+
+/// The first seq whose message is at `t` or later (`last_seq + 1` if none): a binary
+/// search, since timestamps never decrease along seq.
+fn first_seq_at(conn: &Connection, num: i64, last_seq: i64, t: i64) -> StoreResult<i64> {
+    let (mut lo, mut hi) = (1, last_seq + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match time_at(conn, num, mid)? {
+            Some((_, ts)) if ts >= t => hi = mid,
+            Some((seq, _)) if seq >= hi => hi = mid,
+            Some(_) => lo = mid + 1,
+            None => hi = mid,
+        }
+    }
+    Ok(lo)
+}
+
+/// The seq of message `mid` in conversation `num`, if it is one of its messages.
+fn seq_of(conn: &Connection, num: i64, mid: &str) -> StoreResult<Option<i64>> {
+    let key: Option<i64> = conn
+        .prepare_cached(r#"SELECT key FROM messages WHERE "msgId" = ?1"#)
+        .and_then(|mut st| st.query_row([mid], |r| r.get(0)).optional())
+        .map_err(backend)?;
+    Ok(key.filter(|k| k >> 32 == num).map(key_seq))
+}
+
+/// A bound as the exclusive seq it stands for. Along seq, the order (timestamp, seq)
+/// is seq order, so a time `t` with a message refines to that message's seq within
+/// the messages of that very millisecond.
+fn bound_seq(
+    conn: &Connection,
+    num: i64,
+    last_seq: i64,
+    bound: &Bound,
+    upper: bool,
+) -> StoreResult<Option<i64>> {
+    let mid = match &bound.mid {
+        Some(mid) => seq_of(conn, num, mid)?,
+        None => None,
+    };
+    let Some(t) = bound.timestamp else {
+        return Ok(mid);
+    };
+    // Messages of millisecond `t` have seqs in [at, after).
+    let at = first_seq_at(conn, num, last_seq, t)?;
+    let after = first_seq_at(conn, num, last_seq, t.saturating_add(1))?;
+    Ok(Some(match (mid, upper) {
+        (Some(seq), true) => seq.clamp(at, after),
+        (Some(seq), false) => seq.clamp(at - 1, after - 1),
+        // A time alone excludes that whole millisecond.
+        (None, true) => at,
+        (None, false) => after - 1,
+    }))
+}
+
+pub fn logs(conn: &Connection, range: &LogRange, admit: Admit) -> StoreResult<Vec<StoredMessage>> {
+    let row = conversation(conn, &range.cid)?.ok_or(Refusal::NotFound)?;
+    admit(&row.conv, &range.requester)?;
+    if range.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let hi =
+        bound_seq(conn, row.num, row.last_seq, &range.before, true)?.unwrap_or(row.last_seq + 1);
+    let lo = bound_seq(conn, row.num, row.last_seq, &range.after, false)?.unwrap_or(0);
+    if hi <= lo + 1 {
+        return Ok(Vec::new());
+    }
+    let cid: Arc<str> = Arc::from(range.cid.as_str());
+    let mut out = messages(
+        conn,
+        &format!("SELECT {MSG_COLUMNS} FROM messages WHERE key > ?1 AND key < ?2 ORDER BY key DESC LIMIT ?3"),
+        params![
+            message_key(row.num, lo),
+            message_key(row.num, hi),
+            range.limit as i64
+        ],
+        &cid,
+    )?;
+    out.reverse();
+    Ok(out)
+}
+
+fn messages(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    cid: &Arc<str>,
+) -> StoreResult<Vec<StoredMessage>> {
+    let mut st = conn.prepare_cached(sql).map_err(backend)?;
+    let read = |r: &Row<'_>| message_from_row(cid, r);
+    let rows = st
+        .query_map(args, read)
+        .and_then(|rows| rows.collect())
+        .map_err(backend);
+    rows
+}
+
+pub fn pending(conn: &Connection, client: &str, conversations: usize) -> StoreResult<Vec<Pending>> {
+    let found: Vec<(String, i64, i64, i64)> = conn
+        .prepare_cached(
+            r#"SELECT c."objectId", c.num, m.acked, c.last_seq
+               FROM members m JOIN conversations c ON c.num = m.conv
+               WHERE m.client_id = ?1 AND c.last_seq > m.acked
+               ORDER BY c.lm DESC, c.num DESC LIMIT ?2"#,
+        )
+        .and_then(|mut st| {
+            st.query_map(
+                params![client, i64::try_from(conversations).unwrap_or(i64::MAX)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?
+            .collect()
+        })
+        .map_err(backend)?;
+    let mut out = Vec::with_capacity(found.len());
+    // Pushed oldest first: the conversation with the newest message comes last.
+    for (cid, num, after, upto) in found.into_iter().rev() {
+        let acked: Vec<(i64, i64)> = conn
+            .prepare_cached(
+                "SELECT lo, hi FROM acked_ranges WHERE conv = ?1 AND client_id = ?2 ORDER BY lo",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![num, client], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(backend)?;
+        out.push(Pending {
+            cid: Arc::from(cid),
+            after,
+            upto,
+            acked,
+        });
+    }
+    Ok(out)
+}
+
+pub fn pending_page(
+    conn: &Connection,
+    client: &str,
+    p: &Pending,
+    limit: usize,
+) -> StoreResult<PendingPage> {
+    let Some(row) = conversation(conn, &p.cid)? else {
+        return Ok(PendingPage {
+            messages: Vec::new(),
+            scanned_to: p.upto,
+        });
+    };
+    let limit = limit.max(1);
+    let rows = messages(
+        conn,
+        &format!(
+            r#"SELECT {MSG_COLUMNS} FROM messages WHERE key > ?1 AND key <= ?2 AND "from" <> ?3 ORDER BY key LIMIT ?4"#
+        ),
+        params![
+            message_key(row.num, p.after),
+            message_key(row.num, p.upto),
+            client,
+            limit as i64
+        ],
+        &p.cid,
+    )?;
+    let scanned_to = match rows.last() {
+        Some(last) if rows.len() == limit => last.seq,
+        _ => p.upto,
+    };
+    let messages = rows
+        .into_iter()
+        .filter(|m| !p.acked.iter().any(|&(lo, hi)| lo <= m.seq && m.seq <= hi))
+        .collect();
+    Ok(PendingPage {
+        messages,
+        scanned_to,
+    })
+}

@@ -1,0 +1,181 @@
+//! Rows of the data file and the Rust values they hold.
+
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, Row};
+use serde_json::{Map, Value};
+
+use crate::domain::{Conversation, StoredMessage};
+
+/// Bits of a message key below the conversation number.
+const SEQ_BITS: u32 = 32;
+
+/// The key of message `seq` of conversation `num`.
+pub fn message_key(num: i64, seq: i64) -> i64 {
+    (num << SEQ_BITS) | seq
+}
+
+/// The seq within a message key.
+pub fn key_seq(key: i64) -> i64 {
+    key & ((1 << SEQ_BITS) - 1)
+}
+
+/// Highest seq a conversation can hold.
+pub const MAX_SEQ: i64 = (1 << SEQ_BITS) - 1;
+
+/// The columns [`conv_from_row`] reads, after `num` and before `last_seq`.
+pub const CONV_COLUMNS: &str = r#"num, "objectId", c, m, mu, name, attr, tr, sys, "unique",
+    unique_key, lm, "createdAt", "updatedAt", extra, last_seq"#;
+
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+/// A conversation row: its number, the record and its last seq.
+pub struct ConvRow {
+    pub num: i64,
+    pub conv: Conversation,
+    pub last_seq: i64,
+}
+
+pub fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<ConvRow> {
+    Ok(ConvRow {
+        num: r.get(0)?,
+        conv: Conversation {
+            id: r.get(1)?,
+            creator: r.get(2)?,
+            members: from_json(r.get(3)?).unwrap_or_default(),
+            muted: from_json(r.get(4)?),
+            name: r.get(5)?,
+            attr: from_json(r.get(6)?),
+            transient: r.get(7)?,
+            system: r.get(8)?,
+            unique: r.get(9)?,
+            unique_key: r.get(10)?,
+            last_message_at: r.get(11)?,
+            created_at: r.get(12)?,
+            updated_at: r.get(13)?,
+            extra: from_json::<Map<String, Value>>(r.get(14)?).unwrap_or_default(),
+        },
+        last_seq: r.get(15)?,
+    })
+}
+
+/// Inserts a new conversation; returns its number.
+pub fn insert_conv(conn: &Connection, conv: &Conversation) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        r#"INSERT INTO conversations ("objectId", c, m, mu, name, attr, tr, sys, "unique",
+               unique_key, lm, "createdAt", "updatedAt", extra, last_seq)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)"#,
+    )?
+    .execute(params![
+        conv.id,
+        conv.creator,
+        to_json(&conv.members),
+        conv.muted.as_ref().map(to_json),
+        conv.name,
+        conv.attr.as_ref().map(to_json),
+        conv.transient,
+        conv.system,
+        conv.unique,
+        conv.unique_key,
+        conv.last_message_at,
+        conv.created_at,
+        conv.updated_at,
+        to_json(&conv.extra),
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Rewrites the record of conversation `num` (everything but its seq).
+pub fn update_conv(conn: &Connection, num: i64, conv: &Conversation) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        r#"UPDATE conversations SET c = ?2, m = ?3, mu = ?4, name = ?5, attr = ?6, tr = ?7,
+               sys = ?8, "unique" = ?9, unique_key = ?10, lm = ?11, "createdAt" = ?12,
+               "updatedAt" = ?13, extra = ?14
+           WHERE num = ?1"#,
+    )?
+    .execute(params![
+        num,
+        conv.creator,
+        to_json(&conv.members),
+        conv.muted.as_ref().map(to_json),
+        conv.name,
+        conv.attr.as_ref().map(to_json),
+        conv.transient,
+        conv.system,
+        conv.unique,
+        conv.unique_key,
+        conv.last_message_at,
+        conv.created_at,
+        conv.updated_at,
+        to_json(&conv.extra),
+    ])
+    .map(drop)
+}
+
+/// Longest string value indexed.
+const MAX_INDEXED_TEXT: usize = 256;
+
+/// Replaces the `conv_attrs` rows of `num` with the scalar leaves of `attr` (and the
+/// scalar elements of its arrays), keyed by their `attr.` dot path. The record size
+/// cap bounds their number.
+pub fn index_attr(conn: &Connection, num: i64, attr: Option<&Value>) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM conv_attrs WHERE conv = ?1")?
+        .execute([num])?;
+    let Some(attr) = attr else {
+        return Ok(());
+    };
+    let mut insert =
+        conn.prepare_cached("INSERT INTO conv_attrs (path, v, conv) VALUES (?1, ?2, ?3)")?;
+    let mut stack: Vec<(String, &Value)> = vec![("attr".to_owned(), attr)];
+    while let Some((path, value)) = stack.pop() {
+        let leaves: Vec<&Value> = match value {
+            Value::Object(map) => {
+                stack.extend(map.iter().map(|(k, v)| (format!("{path}.{k}"), v)));
+                continue;
+            }
+            Value::Array(items) => items.iter().collect(),
+            leaf => vec![leaf],
+        };
+        for v in leaves.into_iter().filter_map(sql_value) {
+            insert.execute(params![path, v, num])?;
+        }
+    }
+    Ok(())
+}
+
+/// A JSON scalar as an SQL value for `conv_attrs` (booleans as 0/1: a lookup may
+/// return more candidates than match, never fewer).
+pub fn sql_value(v: &Value) -> Option<rusqlite::types::Value> {
+    use rusqlite::types::Value as Sql;
+    match v {
+        Value::Bool(b) => Some(Sql::Integer(i64::from(*b))),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Sql::Integer)
+            .or_else(|| n.as_f64().map(Sql::Real)),
+        Value::String(s) if s.len() <= MAX_INDEXED_TEXT => Some(Sql::Text(s.clone())),
+        _ => None,
+    }
+}
+
+/// The columns [`message_from_row`] reads.
+pub const MSG_COLUMNS: &str = r#"key, "msgId", "from", data, timestamp, "ackAt", receipt"#;
+
+pub fn message_from_row(cid: &Arc<str>, r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        cid: cid.clone(),
+        seq: key_seq(r.get(0)?),
+        id: r.get(1)?,
+        from: r.get(2)?,
+        data: r.get(3)?,
+        timestamp: r.get(4)?,
+        ack_at: r.get(5)?,
+        receipt: r.get(6)?,
+    })
+}

@@ -1,0 +1,556 @@
+//! The writer thread: owns the one writing connection and commits every operation
+//! queued while the previous batch committed in one transaction (group commit).
+//!
+//! Per batch, after the operations: the recipient acks queued since the last batch
+//! move the member cursors they touch (in memory), and each changed cursor and
+//! conversation head is written once. Results are handed back, and the committed
+//! messages streamed, only after `COMMIT`. Any failure of the backend fails the whole
+//! batch: it is rolled back and everything the writer remembers is forgotten.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::mpsc;
+
+use super::cursor::{Acked, Cursor};
+use super::rows::{self, conv_from_row, message_key, ConvRow, CONV_COLUMNS, MAX_SEQ};
+use crate::domain::{Conversation, NewMessage, Refusal, StoredMessage};
+use crate::store::{
+    backend, Ack, Admit, Change, Commit, Committed, ReceiptDue, StoreError, StoreResult, StoreStats,
+};
+use crate::time::now_ms;
+
+/// Most operations committed in one transaction.
+const MAX_BATCH: usize = 1024;
+/// Conversations the writer keeps in memory (least recently used leave first).
+const CONVERSATIONS: usize = 16_384;
+/// Member cursors the writer keeps in memory.
+const CURSORS: usize = 131_072;
+/// Recipient acks waiting for the writer; more are dropped (their messages stay
+/// pending and are pushed again at a later login).
+const MAX_QUEUED_ACKS: usize = 1 << 20;
+
+/// Called with the outcome of an operation's batch, after it committed or failed.
+pub type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// An operation, run inside a batch's transaction.
+pub type Job = Box<dyn FnOnce(&mut Writer) -> Done + Send>;
+
+/// Acks waiting for the next batch.
+#[derive(Default)]
+pub struct AckQueue {
+    acks: Mutex<Vec<Ack>>,
+}
+
+impl AckQueue {
+    /// Queues `acks`; true when the queue was empty (the writer needs a wake-up).
+    pub fn push(&self, mut acks: Vec<Ack>) -> bool {
+        let mut queued = self.acks.lock().unwrap_or_else(|e| e.into_inner());
+        let was_empty = queued.is_empty();
+        let room = MAX_QUEUED_ACKS.saturating_sub(queued.len());
+        if acks.len() > room {
+            tracing::warn!(dropped = acks.len() - room, "ack queue full");
+            acks.truncate(room);
+        }
+        queued.append(&mut acks);
+        was_empty
+    }
+
+    fn take(&self) -> Vec<Ack> {
+        std::mem::take(&mut *self.acks.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// A conversation as the writer knows it.
+struct Entry {
+    num: i64,
+    conv: Conversation,
+    /// `conv.members`, shared with every committed message.
+    members: Arc<[String]>,
+    last_seq: i64,
+    /// The seqs that had their first recipient ack while in memory, so that `ackAt`
+    /// costs one write per message, not one per recipient.
+    first_acks: Cursor,
+}
+
+/// The writer's connection and memory.
+pub struct Writer {
+    conn: Connection,
+    convs: LruCache<Arc<str>, Entry>,
+    cursors: LruCache<(i64, Arc<str>), Cursor>,
+    acks: Arc<AckQueue>,
+    commits: mpsc::Sender<Commit>,
+    stats: Arc<StoreStats>,
+    batch: Batch,
+}
+
+/// What the batch in progress changed, to write once and stream after commit.
+#[derive(Default)]
+struct Batch {
+    failed: bool,
+    /// Conversations whose `lm`/`last_seq` changed.
+    heads: HashMap<Arc<str>, (i64, Option<i64>, i64)>,
+    /// Cursors that moved; the flag tells whether their runs changed.
+    cursors: HashMap<(i64, Arc<str>), bool>,
+    ack_at: Vec<(i64, i64)>,
+    commit: Commit,
+}
+
+impl Writer {
+    pub fn new(
+        conn: Connection,
+        acks: Arc<AckQueue>,
+        commits: mpsc::Sender<Commit>,
+        stats: Arc<StoreStats>,
+    ) -> Writer {
+        let cap = |n| NonZeroUsize::new(n).expect("non-zero");
+        Writer {
+            conn,
+            convs: LruCache::new(cap(CONVERSATIONS)),
+            cursors: LruCache::new(cap(CURSORS)),
+            acks,
+            commits,
+            stats,
+            batch: Batch::default(),
+        }
+    }
+
+    /// Runs batches until every sender is gone, then closes the connection.
+    pub fn run(mut self, mut jobs: mpsc::UnboundedReceiver<Job>) {
+        while let Some(first) = jobs.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.run_batch(batch);
+        }
+        // Acks that arrived after the last operation.
+        if !self.acks.acks.lock().map(|a| a.is_empty()).unwrap_or(true) {
+            self.run_batch(Vec::new());
+        }
+        if let Err((_, e)) = self.conn.close() {
+            tracing::error!(error = %e, "closing the store failed");
+        }
+    }
+
+    fn run_batch(&mut self, jobs: Vec<Job>) {
+        self.batch = Batch::default();
+        if let Err(e) = self.exec("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "store: cannot begin a batch");
+            self.batch.failed = true;
+        }
+        let count = jobs.len() as u64;
+        let done: Vec<Done> = jobs.into_iter().map(|job| self.run_job(job)).collect();
+        if !self.batch.failed {
+            let acks = self.acks.take();
+            StoreStats::add(&self.stats.acks, acks.len() as u64);
+            let applied = self.apply_acks(acks).and_then(|()| self.write_changes());
+            if let Err(e) = applied {
+                tracing::error!(error = %e, "store: writing a batch failed");
+                self.batch.failed = true;
+            }
+        }
+        let outcome = if self.batch.failed {
+            Err(backend("the batch could not be committed"))
+        } else {
+            self.exec("COMMIT")
+        };
+        if outcome.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.convs.clear();
+            self.cursors.clear();
+        }
+        for d in done {
+            if catch_unwind(AssertUnwindSafe(|| d(outcome.clone()))).is_err() {
+                tracing::error!("store: a completion panicked");
+            }
+        }
+        StoreStats::add(&self.stats.commits, 1);
+        StoreStats::add(&self.stats.operations, count);
+        let commit = std::mem::take(&mut self.batch.commit);
+        if outcome.is_ok() && !(commit.messages.is_empty() && commit.receipts.is_empty()) {
+            // Blocks while the dispatcher is behind: backpressure on every writer.
+            let _ = self.commits.blocking_send(commit);
+        }
+    }
+
+    /// Runs one operation; a panic fails it and its batch.
+    fn run_job(&mut self, job: Job) -> Done {
+        if self.batch.failed {
+            // Dropped unrun: its caller's reply channel closes, which is its failure.
+            drop(job);
+            return Box::new(|_| {});
+        }
+        match catch_unwind(AssertUnwindSafe(|| job(self))) {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::error!("store: an operation panicked");
+                self.batch.failed = true;
+                Box::new(|_| {})
+            }
+        }
+    }
+
+    fn exec(&self, sql: &str) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map(drop)
+            .map_err(backend)
+    }
+
+    /// Marks the batch failed when `r` is a backend error.
+    pub fn check<T>(&mut self, r: rusqlite::Result<T>) -> StoreResult<T> {
+        r.map_err(|e| {
+            self.batch.failed = true;
+            backend(e)
+        })
+    }
+
+    /// The conversation `cid`, read once and then kept.
+    fn entry(&mut self, cid: &str) -> StoreResult<Option<&mut Entry>> {
+        if !self.convs.contains(cid) {
+            let found = self
+                .conn
+                .prepare_cached(&format!(
+                    r#"SELECT {CONV_COLUMNS} FROM conversations WHERE "objectId" = ?1"#
+                ))
+                .and_then(|mut st| st.query_row([cid], conv_from_row).optional());
+            let Some(row) = self.check(found)? else {
+                return Ok(None);
+            };
+            self.remember(row)?;
+        }
+        Ok(self.convs.get_mut(cid))
+    }
+
+    /// Caches a conversation row; an evicted entry with an unwritten head is written.
+    fn remember(&mut self, row: ConvRow) -> StoreResult<()> {
+        let ConvRow {
+            num,
+            conv,
+            last_seq,
+        } = row;
+        let key: Arc<str> = Arc::from(conv.id.as_str());
+        let entry = Entry {
+            num,
+            members: Arc::from(conv.members.clone()),
+            conv,
+            last_seq,
+            first_acks: Cursor::new(0),
+        };
+        if let Some((old, _)) = self.convs.push(key.clone(), entry) {
+            if old != key {
+                if let Some(head) = self.batch.heads.remove(&old) {
+                    self.write_head(head)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The cursor of `client` in conversation `num`, or `None` for a non-member.
+    fn cursor(&mut self, num: i64, client: &Arc<str>) -> StoreResult<Option<&mut Cursor>> {
+        let key = (num, client.clone());
+        if !self.cursors.contains(&key) {
+            let acked = self
+                .conn
+                .prepare_cached("SELECT acked FROM members WHERE conv = ?1 AND client_id = ?2")
+                .and_then(|mut st| {
+                    st.query_row(params![num, &**client], |r| r.get::<_, i64>(0))
+                        .optional()
+                });
+            let Some(acked) = self.check(acked)? else {
+                return Ok(None);
+            };
+            let ranges = self
+                .conn
+                .prepare_cached(
+                    "SELECT lo, hi FROM acked_ranges WHERE conv = ?1 AND client_id = ?2 ORDER BY lo",
+                )
+                .and_then(|mut st| {
+                    st.query_map(params![num, &**client], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<Vec<(i64, i64)>>>()
+                });
+            let ranges = self.check(ranges)?;
+            if let Some((old, cursor)) = self
+                .cursors
+                .push(key.clone(), Cursor::with_ranges(acked, ranges))
+            {
+                if old != key {
+                    if let Some(ranges) = self.batch.cursors.remove(&old) {
+                        self.write_cursor(&old, &cursor, ranges)?;
+                    }
+                }
+            }
+        }
+        Ok(self.cursors.get_mut(&key))
+    }
+
+    /// Records that `client` has message `seq` of conversation `num`.
+    fn ack_seq(&mut self, num: i64, client: &Arc<str>, seq: i64) -> StoreResult<bool> {
+        let Some(cursor) = self.cursor(num, client)? else {
+            return Ok(false);
+        };
+        match cursor.ack(seq) {
+            Acked::Before => Ok(false),
+            Acked::Now { ranges } => {
+                let flag = self.batch.cursors.entry((num, client.clone())).or_default();
+                *flag |= ranges;
+                Ok(true)
+            }
+        }
+    }
+
+    fn apply_acks(&mut self, acks: Vec<Ack>) -> StoreResult<()> {
+        let now = now_ms();
+        for ack in acks {
+            let Some(entry) = self.entry(&ack.cid)? else {
+                continue;
+            };
+            if entry.conv.transient {
+                continue;
+            }
+            let num = entry.num;
+            if !self.ack_seq(num, &ack.client, ack.seq)? {
+                continue;
+            }
+            let first = self
+                .convs
+                .get_mut(&*ack.cid)
+                .is_none_or(|e| e.first_acks.ack(ack.seq) != Acked::Before);
+            if first {
+                self.batch.ack_at.push((message_key(num, ack.seq), now));
+            }
+            if let Some((mid, from)) = ack.receipt {
+                self.batch.commit.receipts.push(ReceiptDue {
+                    to: from,
+                    cid: ack.cid.to_string(),
+                    mid,
+                    at: now,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every head and cursor the batch changed, and the `ackAt`s (set once:
+    /// the first recipient ack of a message).
+    fn write_changes(&mut self) -> StoreResult<()> {
+        for (_, head) in std::mem::take(&mut self.batch.heads) {
+            self.write_head(head)?;
+        }
+        for (key, ranges) in std::mem::take(&mut self.batch.cursors) {
+            if let Some(cursor) = self.cursors.peek(&key).cloned() {
+                self.write_cursor(&key, &cursor, ranges)?;
+            }
+        }
+        for (key, at) in std::mem::take(&mut self.batch.ack_at) {
+            let r = self
+                .conn
+                .prepare_cached(
+                    r#"UPDATE messages SET "ackAt" = ?2 WHERE key = ?1 AND "ackAt" IS NULL"#,
+                )
+                .and_then(|mut st| st.execute(params![key, at]));
+            self.check(r)?;
+        }
+        Ok(())
+    }
+
+    fn write_head(&mut self, (num, lm, last_seq): (i64, Option<i64>, i64)) -> StoreResult<()> {
+        let r = self
+            .conn
+            .prepare_cached("UPDATE conversations SET lm = ?2, last_seq = ?3 WHERE num = ?1")
+            .and_then(|mut st| st.execute(params![num, lm, last_seq]));
+        self.check(r).map(drop)
+    }
+
+    fn write_cursor(
+        &mut self,
+        (num, client): &(i64, Arc<str>),
+        cursor: &Cursor,
+        ranges: bool,
+    ) -> StoreResult<()> {
+        let conn = &self.conn;
+        let write = || -> rusqlite::Result<()> {
+            conn.prepare_cached(
+                "UPDATE members SET acked = ?3 WHERE conv = ?1 AND client_id = ?2",
+            )?
+            .execute(params![num, &**client, cursor.acked()])?;
+            if ranges {
+                conn.prepare_cached("DELETE FROM acked_ranges WHERE conv = ?1 AND client_id = ?2")?
+                    .execute(params![num, &**client])?;
+                let mut insert = conn.prepare_cached(
+                    "INSERT INTO acked_ranges (conv, client_id, lo, hi) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (lo, hi) in cursor.ranges() {
+                    insert.execute(params![num, &**client, lo, hi])?;
+                }
+            }
+            Ok(())
+        };
+        let r = write();
+        self.check(r)
+    }
+
+    /// `create`: inserts `conv`, or finds the unique conversation with its key.
+    pub fn create(&mut self, conv: Conversation) -> StoreResult<(Conversation, bool)> {
+        if let Some(key) = &conv.unique_key {
+            let found = self
+                .conn
+                .prepare_cached(
+                    r#"SELECT "objectId" FROM conversations WHERE unique_key = ?1 AND "unique" = 1 LIMIT 1"#,
+                )
+                .and_then(|mut st| st.query_row([key], |r| r.get::<_, String>(0)).optional());
+            if let Some(cid) = self.check(found)? {
+                if let Some(entry) = self.entry(&cid)? {
+                    return Ok((entry.conv.clone(), false));
+                }
+            }
+        }
+        let num = rows::insert_conv(&self.conn, &conv);
+        let num = self.check(num)?;
+        self.add_member_rows(num, &conv.members, 0)?;
+        let indexed = rows::index_attr(&self.conn, num, conv.attr.as_ref());
+        self.check(indexed)?;
+        self.remember(ConvRow {
+            num,
+            conv: conv.clone(),
+            last_seq: 0,
+        })?;
+        Ok((conv, true))
+    }
+
+    fn add_member_rows(&mut self, num: i64, ids: &[String], acked: i64) -> StoreResult<()> {
+        let conn = &self.conn;
+        let insert = || -> rusqlite::Result<()> {
+            let mut st = conn.prepare_cached(
+                "INSERT INTO members (conv, client_id, acked) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO UPDATE SET acked = excluded.acked",
+            )?;
+            for id in ids {
+                st.execute(params![num, id, acked])?;
+            }
+            Ok(())
+        };
+        let r = insert();
+        self.check(r)
+    }
+
+    /// `modify`: applies `change`; added members start at the last seq, removed
+    /// members lose their cursor.
+    pub fn modify(
+        &mut self,
+        cid: &str,
+        change: Change,
+    ) -> StoreResult<(Conversation, Vec<String>)> {
+        let Some(entry) = self.entry(cid)? else {
+            return Err(Refusal::NotFound.into());
+        };
+        let (num, last_seq, before) = (entry.num, entry.last_seq, entry.conv.clone());
+        let mut conv = before.clone();
+        let concerned = change(&mut conv)?;
+        let added: Vec<String> = conv
+            .members
+            .iter()
+            .filter(|m| !before.has_member(m))
+            .cloned()
+            .collect();
+        let removed: Vec<String> = before
+            .members
+            .iter()
+            .filter(|m| !conv.has_member(m))
+            .cloned()
+            .collect();
+        self.add_member_rows(num, &added, last_seq)?;
+        for id in added.iter().chain(&removed) {
+            let client: Arc<str> = Arc::from(id.as_str());
+            self.cursors.pop(&(num, client.clone()));
+            self.batch.cursors.remove(&(num, client));
+        }
+        let conn = &self.conn;
+        let delete = || -> rusqlite::Result<()> {
+            for id in &removed {
+                conn.prepare_cached("DELETE FROM members WHERE conv = ?1 AND client_id = ?2")?
+                    .execute(params![num, id])?;
+                conn.prepare_cached("DELETE FROM acked_ranges WHERE conv = ?1 AND client_id = ?2")?
+                    .execute(params![num, id])?;
+            }
+            rows::update_conv(conn, num, &conv)?;
+            if before.attr != conv.attr {
+                rows::index_attr(conn, num, conv.attr.as_ref())?;
+            }
+            Ok(())
+        };
+        let r = delete();
+        self.check(r)?;
+        if let Some(entry) = self.convs.get_mut(cid) {
+            entry.members = Arc::from(conv.members.clone());
+            entry.conv = conv.clone();
+        }
+        Ok((conv, concerned))
+    }
+
+    /// `append`: stores the message with the conversation's next seq.
+    pub fn append(&mut self, msg: NewMessage, admit: Admit) -> StoreResult<Arc<StoredMessage>> {
+        let Some(entry) = self.entry(&msg.cid)? else {
+            return Err(Refusal::NotFound.into());
+        };
+        admit(&entry.conv, &msg.from)?;
+        if entry.last_seq >= MAX_SEQ {
+            return Err(backend("the conversation holds the most messages it can"));
+        }
+        let seq = entry.last_seq + 1;
+        let timestamp = entry
+            .conv
+            .last_message_at
+            .map_or(msg.timestamp, |lm| lm.max(msg.timestamp));
+        let room = entry.conv.transient;
+        let receipt = msg.receipt && !room;
+        let (num, members) = (entry.num, entry.members.clone());
+        let cid: Arc<str> = Arc::from(msg.cid.as_str());
+        let inserted = self
+            .conn
+            .prepare_cached(
+                r#"INSERT INTO messages (key, "msgId", "from", data, timestamp, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
+            )
+            .and_then(|mut st| {
+                st.execute(params![message_key(num, seq), msg.id, msg.from, msg.data, timestamp, receipt])
+            });
+        self.check(inserted)?;
+        if let Some(entry) = self.convs.get_mut(&*cid) {
+            entry.last_seq = seq;
+            entry.conv.last_message_at = Some(timestamp);
+        }
+        self.batch
+            .heads
+            .insert(cid.clone(), (num, Some(timestamp), seq));
+        if !room {
+            // A sender has its own messages: its cursor moves past them.
+            self.ack_seq(num, &Arc::from(msg.from.as_str()), seq)?;
+        }
+        let stored = Arc::new(StoredMessage {
+            cid,
+            seq,
+            id: msg.id,
+            from: msg.from,
+            data: msg.data,
+            timestamp,
+            ack_at: None,
+            receipt,
+        });
+        self.batch.commit.messages.push(Committed {
+            msg: stored.clone(),
+            members,
+            room,
+            origin: msg.origin,
+        });
+        Ok(stored)
+    }
+}
