@@ -48,6 +48,9 @@ enum Scenario {
         count: u64,
         #[arg(long, default_value_t = 64)]
         window: usize,
+        /// Messages per second; unset: as fast as acks allow.
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// `senders` connections each sending into its own conversation: committed
     /// (acked) messages per second.
@@ -117,7 +120,8 @@ fn main() {
                 members,
                 count,
                 window,
-            } => scenario::fanout(&target, members, count, window).await,
+                rate,
+            } => scenario::fanout(&target, members, count, scenario::Pace { window, rate }).await,
             Scenario::Ingest {
                 senders,
                 count,

@@ -29,11 +29,12 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Connects (TCP_NODELAY, a 4 KiB read buffer) and opens a session as `id`.
+    /// Connects (TCP_NODELAY, a 4 KiB read buffer, writes buffered until flushed) and
+    /// opens a session as `id`.
     pub async fn open(target: &Target, id: String) -> Result<Peer> {
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
-            .write_buffer_size(0);
+            .write_buffer_size(16 * 1024);
         let (ws, _) =
             tokio_tungstenite::connect_async_with_config(&target.url, Some(config), true).await?;
         let (sink, stream) = ws.split();
@@ -88,6 +89,30 @@ pub fn parse(msg: Message) -> Option<Value> {
         Message::Text(text) => serde_json::from_str(text.as_str()).ok(),
         _ => None,
     }
+}
+
+/// The fields of a delivered message that a receiver needs.
+#[derive(serde::Deserialize)]
+pub struct Delivered<'a> {
+    #[serde(borrow)]
+    pub cmd: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub cid: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub msg: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The ack of a delivered message, as a v2 client writes it.
+pub fn ack(peer_id: &str, cid: &str, mid: &str) -> Message {
+    let text = format!(
+        r#"{{"cmd":"ack","cid":{},"mid":{},"peerId":{}}}"#,
+        Value::from(cid),
+        Value::from(mid),
+        Value::from(peer_id)
+    );
+    Message::text(text)
 }
 
 /// A `direct` frame for `cid` with serial `i`.

@@ -1,7 +1,7 @@
 //! The benchmark scenarios. Each returns its measurements as one JSON object.
 
 pub use crate::peer::Target;
-use crate::peer::{direct, parse, Peer, Result, Sink, Stream};
+use crate::peer::{ack, direct, parse, Delivered, Peer, Result, Sink, Stream};
 use crate::stats::Latencies;
 use futures_util::future::try_join_all;
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -30,28 +30,56 @@ async fn open_many(target: &Target, prefix: &str, n: usize) -> Result<Vec<Peer>>
     Ok(peers)
 }
 
-/// Sends `n` messages into `cid` keeping at most `window` unacked, and returns the
-/// send→ack latencies. `body(k)` is the text of message `k`.
+/// How fast a sender goes: at most `window` messages unacked, and with a `rate`,
+/// message `k` not before `k / rate` seconds after the start.
+#[derive(Clone, Copy)]
+pub struct Pace {
+    pub window: usize,
+    pub rate: Option<f64>,
+}
+
+impl Pace {
+    fn due(&self, start: Instant, k: usize) -> Option<Instant> {
+        self.rate
+            .map(|r| start + Duration::from_secs_f64(k as f64 / r))
+    }
+}
+
+/// Sends `n` messages into `cid` at `pace`, and returns the send→ack latencies.
+/// `body(k)` is the text of message `k`.
 async fn pump(
     id: &str,
     sink: &mut Sink,
     stream: &mut Stream,
     cid: &str,
     n: usize,
-    window: usize,
+    pace: Pace,
     body: impl Fn(usize) -> String,
 ) -> Result<Latencies> {
     let mut sent_at: Vec<Instant> = Vec::with_capacity(n);
     let mut latencies = Latencies::default();
     let mut acked = 0;
+    let start = Instant::now();
     while acked < n {
-        while sent_at.len() < n && sent_at.len() - acked < window {
+        let mut next_due = None;
+        while sent_at.len() < n && sent_at.len() - acked < pace.window {
             let k = sent_at.len();
+            if let Some(due) = pace.due(start, k).filter(|d| *d > Instant::now()) {
+                next_due = Some(due);
+                break;
+            }
             sink.feed(direct(id, cid, k as u64 + 1, &body(k))).await?;
             sent_at.push(Instant::now());
         }
         sink.flush().await?;
-        let mut frames = vec![stream.next().await.ok_or("connection closed")??];
+        let first = match next_due {
+            Some(due) => tokio::select! {
+                frame = stream.next() => frame,
+                () = tokio::time::sleep_until(due.into()) => continue,
+            },
+            None => stream.next().await,
+        };
+        let mut frames = vec![first.ok_or("connection closed")??];
         while let Some(Some(more)) = stream.next().now_or_never() {
             frames.push(more?);
         }
@@ -100,7 +128,8 @@ async fn send_from_many(
         |((mut peer, cid), n)| async move {
             let id = peer.id.clone();
             let body = |k| format!("{name} {k}");
-            pump(&id, &mut peer.sink, &mut peer.stream, &cid, n, window, body).await
+            let pace = Pace { window, rate: None };
+            pump(&id, &mut peer.sink, &mut peer.stream, &cid, n, pace, body).await
         },
     );
     let mut all = Latencies::default();
@@ -136,28 +165,32 @@ async fn receive(mut peer: Peer, expect: usize, start: Arc<Instant>) -> Result<L
             frames.push(more?);
         }
         let now = start.elapsed().as_micros() as u64;
-        for frame in frames.into_iter().filter_map(parse) {
-            if frame["cmd"] != "direct" {
+        for frame in frames {
+            let Message::Text(text) = frame else { continue };
+            let Ok(d) = serde_json::from_str::<Delivered>(text.as_str()) else {
+                continue;
+            };
+            if d.cmd != "direct" {
                 continue;
             }
             got += 1;
-            let sent = frame["msg"]
-                .as_str()
+            let sent = d
+                .msg
+                .as_deref()
                 .and_then(|m| m.split_once(':'))
                 .and_then(|(_, t)| t.parse::<u64>().ok());
             if let Some(sent) = sent {
                 latencies.push(now.saturating_sub(sent));
             }
-            let ack =
-                json!({"cmd": "ack", "cid": frame["cid"], "mid": frame["id"], "peerId": peer.id});
-            peer.sink.feed(Message::text(ack.to_string())).await?;
+            let (cid, mid) = (d.cid.unwrap_or_default(), d.id.unwrap_or_default());
+            peer.sink.feed(ack(&peer.id, &cid, &mid)).await?;
         }
         peer.sink.flush().await?;
     }
     Ok(latencies)
 }
 
-pub async fn fanout(target: &Target, members: usize, count: u64, window: usize) -> Result<Value> {
+pub async fn fanout(target: &Target, members: usize, count: u64, pace: Pace) -> Result<Value> {
     let tag = run_tag();
     let mut sender = Peer::open(target, format!("fan-{tag}-sender")).await?;
     let peers = open_many(target, &format!("fan-{tag}-m"), members).await?;
@@ -178,7 +211,7 @@ pub async fn fanout(target: &Target, members: usize, count: u64, window: usize) 
         &mut sender.stream,
         &cid,
         count as usize,
-        window,
+        pace,
         |k| format!("{k}:{}", clock.elapsed().as_micros()),
     )
     .await?;

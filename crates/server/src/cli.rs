@@ -21,9 +21,13 @@ struct Args {
     #[arg(long, env = "LEANRT_DB", default_value = "./leanrt.db")]
     db: String,
     /// An application as ID or ID:MASTER_KEY (the key enforces signatures); repeatable,
-    /// comma-separated in the environment. None: any appId is accepted.
-    #[arg(long = "app", env = "LEANRT_APP", value_delimiter = ',')]
+    /// space-separated in the environment (a key may contain commas). None: any appId
+    /// is accepted.
+    #[arg(long = "app", env = "LEANRT_APP", value_delimiter = ' ')]
     apps: Vec<App>,
+    /// This node's id (default: random).
+    #[arg(long, env = "LEANRT_NODE_ID")]
+    node_id: Option<String>,
     /// WebSocket URL the router hands out (default: ws://HOST:PORT/ of the listener).
     #[arg(long, env = "LEANRT_PUBLIC_URL")]
     public_url: Option<String>,
@@ -69,8 +73,15 @@ struct Args {
 }
 
 impl Args {
-    fn into_config(self) -> Config {
-        Config {
+    fn into_config(self) -> Result<Config, String> {
+        let mut ids = std::collections::HashSet::new();
+        if let Some(twice) = self.apps.iter().find(|a| !ids.insert(a.id.as_str())) {
+            return Err(format!(
+                "the app {:?} is given more than once (in --app or LEANRT_APP)",
+                twice.id
+            ));
+        }
+        Ok(Config {
             listen: self.listen,
             db: self.db,
             apps: self.apps,
@@ -89,8 +100,9 @@ impl Args {
                 offline_conversations: self.offline_conversations,
                 ..Limits::default()
             },
+            node_id: self.node_id,
             ..Config::default()
-        }
+        })
     }
 }
 
@@ -143,7 +155,13 @@ pub fn cli_main(args: Vec<String>) -> i32 {
             return 1;
         }
     };
-    let config = args.into_config();
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("leanrt-server: {e}");
+            return 2;
+        }
+    };
     let result = runtime.block_on(async {
         let server = Server::bind(config).await?;
         let mut stdout = std::io::stdout();

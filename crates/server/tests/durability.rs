@@ -2,10 +2,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::*;
 use futures_util::future::join_all;
@@ -76,40 +74,6 @@ async fn a_restart_keeps_conversations_messages_and_offline_queues() {
     assert_eq!(data, [&json!("kept"), &json!("after")]);
     server.shutdown().await.expect("shutdown");
     let _ = std::fs::remove_dir_all(dir);
-}
-
-/// A server process, killed when dropped (also when a test fails).
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs the real binary; returns the process and its bound address.
-fn spawn_binary(db: &Path) -> (ServerProcess, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leanrt-server"))
-        .args(["--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .env("LEANRT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn leanrt-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the ready line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .expect("address");
-    (ServerProcess(child), addr)
 }
 
 #[tokio::test]

@@ -79,7 +79,7 @@ impl LocalHub {
         }
     }
 
-    fn deliver_now(&self, clients: &[String], except: Option<&SessionId>, push: Arc<Push>) {
+    fn deliver_now(&self, clients: &[String], except: Option<&SessionId>, pushes: &[Arc<Push>]) {
         let skip = except.map(|s| s.conn);
         let st = self.state();
         for client in clients {
@@ -88,7 +88,7 @@ impl LocalHub {
             };
             for conn in conns.iter().filter(|c| Some(**c) != skip) {
                 if let Some(session) = st.sessions.get(conn) {
-                    session.outbox.push(push.clone());
+                    session.outbox.push(pushes);
                 }
             }
         }
@@ -124,7 +124,7 @@ impl LocalHub {
         })
     }
 
-    fn deliver_room_now(&self, cid: &str, except: Option<&SessionId>, push: Arc<Push>) {
+    fn deliver_room_now(&self, cid: &str, except: Option<&SessionId>, pushes: &[Arc<Push>]) {
         let skip = except.map(|s| s.conn);
         let st = self.state();
         let Some(conns) = st.rooms.get(cid) else {
@@ -132,7 +132,7 @@ impl LocalHub {
         };
         for conn in conns.iter().filter(|c| Some(**c) != skip) {
             if let Some(session) = st.sessions.get(conn) {
-                session.outbox.push(push.clone());
+                session.outbox.push(pushes);
             }
         }
     }
@@ -181,9 +181,9 @@ impl Hub for LocalHub {
         &'a self,
         clients: &'a [String],
         except: Option<&'a SessionId>,
-        push: Arc<Push>,
+        pushes: &'a [Arc<Push>],
     ) -> BoxFuture<'a, ()> {
-        self.deliver_now(clients, except, push);
+        self.deliver_now(clients, except, pushes);
         Box::pin(ready(()))
     }
 
@@ -210,9 +210,9 @@ impl Hub for LocalHub {
         &'a self,
         cid: &'a str,
         except: Option<&'a SessionId>,
-        push: Arc<Push>,
+        pushes: &'a [Arc<Push>],
     ) -> BoxFuture<'a, ()> {
-        self.deliver_room_now(cid, except, push);
+        self.deliver_room_now(cid, except, pushes);
         Box::pin(ready(()))
     }
 }
@@ -251,10 +251,10 @@ mod tests {
             .expect("ready")
             .expect("second");
         let to = ["a".to_owned()];
-        hub.deliver_now(&to, Some(&id(1)), push());
+        hub.deliver_now(&to, Some(&id(1)), &[push()]);
         assert!(a1.is_empty());
         assert!(!a2.is_empty());
-        hub.deliver_now(&to, Some(&id(1)), push());
+        hub.deliver_now(&to, Some(&id(1)), &[push()]);
         assert_eq!(a2.kill_code(), 4117);
         hub.detach_now(1);
         hub.detach_now(2);

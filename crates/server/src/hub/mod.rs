@@ -48,12 +48,13 @@ pub trait Hub: Send + Sync + 'static {
     /// Whether each of `clients` has a session.
     fn online<'a>(&'a self, clients: &'a [String]) -> BoxFuture<'a, Vec<bool>>;
 
-    /// Pushes to every session of each of `clients`, except `except`.
+    /// Pushes `pushes`, in order, to every session of each of `clients`, except
+    /// `except`.
     fn deliver<'a>(
         &'a self,
         clients: &'a [String],
         except: Option<&'a SessionId>,
-        push: Arc<Push>,
+        pushes: &'a [Arc<Push>],
     ) -> BoxFuture<'a, ()>;
 
     /// Adds `session` (of `client`) to the participants of transient conversation `cid`.
@@ -69,11 +70,11 @@ pub trait Hub: Send + Sync + 'static {
     /// Distinct clientIds among the participants of `cid`.
     fn room_count<'a>(&'a self, cid: &'a str) -> BoxFuture<'a, usize>;
 
-    /// Pushes to the participants of `cid`, except `except`.
+    /// Pushes `pushes`, in order, to the participants of `cid`, except `except`.
     fn deliver_room<'a>(
         &'a self,
         cid: &'a str,
         except: Option<&'a SessionId>,
-        push: Arc<Push>,
+        pushes: &'a [Arc<Push>],
     ) -> BoxFuture<'a, ()>;
 }

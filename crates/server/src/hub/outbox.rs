@@ -32,16 +32,17 @@ impl Outbox {
         })
     }
 
-    /// Queues `push` without waiting; a full queue closes the connection with 4117.
-    pub fn push(&self, push: Arc<Push>) {
+    /// Queues `pushes` without waiting (one wake-up for all); a full queue closes the
+    /// connection with 4117.
+    pub fn push(&self, pushes: &[Arc<Push>]) {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if queue.len() >= self.capacity {
+        if queue.len() + pushes.len() > self.capacity {
             drop(queue);
             self.kill(ErrorCode::SlowConsumer);
             return;
         }
         let was_empty = queue.is_empty();
-        queue.push_back(push);
+        queue.extend(pushes.iter().cloned());
         drop(queue);
         if was_empty {
             self.ready.notify_one();

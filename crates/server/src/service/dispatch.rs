@@ -13,13 +13,26 @@ impl Service {
             return;
         };
         while let Some(commit) = commits.recv().await {
-            for c in commit.messages {
-                let cid = c.msg.cid.clone();
-                let push = Push::new(Event::Message(c.msg));
-                if c.room {
-                    self.hub.deliver_room(&cid, c.origin.as_ref(), push).await;
+            // Runs of one conversation from one sender go out together: each session
+            // is woken, and written to, once per run.
+            let mut messages = commit.messages.into_iter().peekable();
+            while let Some(first) = messages.next() {
+                let mut run = vec![Push::new(Event::Message(first.msg.clone()))];
+                while let Some(next) = messages.next_if(|n| {
+                    n.msg.cid == first.msg.cid
+                        && n.origin == first.origin
+                        && std::sync::Arc::ptr_eq(&n.members, &first.members)
+                }) {
+                    run.push(Push::new(Event::Message(next.msg)));
+                }
+                if first.room {
+                    let cid = &first.msg.cid;
+                    self.hub
+                        .deliver_room(cid, first.origin.as_ref(), &run)
+                        .await;
                 } else {
-                    self.hub.deliver(&c.members, c.origin.as_ref(), push).await;
+                    let except = first.origin.as_ref();
+                    self.hub.deliver(&first.members, except, &run).await;
                 }
             }
             for r in commit.receipts {
@@ -29,7 +42,7 @@ impl Service {
                     at: r.at,
                 });
                 self.hub
-                    .deliver(std::slice::from_ref(&r.to), None, push)
+                    .deliver(std::slice::from_ref(&r.to), None, &[push])
                     .await;
             }
         }

@@ -94,9 +94,9 @@ impl Service {
             receipt: false,
         })));
         if conv.transient {
-            self.hub.deliver_room(&conv.id, Some(&s.id), push).await;
+            self.hub.deliver_room(&conv.id, Some(&s.id), &[push]).await;
         } else {
-            self.hub.deliver(&conv.members, Some(&s.id), push).await;
+            self.hub.deliver(&conv.members, Some(&s.id), &[push]).await;
         }
         Ok(())
     }

@@ -134,7 +134,7 @@ impl Service {
     /// Makes the pushes of `notices`.
     pub async fn notify(&self, notices: Notices) {
         for (to, push) in notices.0 {
-            self.hub.deliver(&to, None, push).await;
+            self.hub.deliver(&to, None, &[push]).await;
         }
     }
 

@@ -274,3 +274,57 @@ pub async fn http(addr: SocketAddr, request: &str) -> (String, String) {
     let (head, body) = out.split_once("\r\n\r\n").expect("a response");
     (head.to_owned(), body.to_owned())
 }
+
+/// A server process, killed when dropped (also when a test fails).
+pub struct ServerProcess(pub std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the real binary; returns the process and its bound address.
+pub fn spawn_binary(db: &std::path::Path) -> (ServerProcess, SocketAddr) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_leanrt-server"))
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .env("LEANRT_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn leanrt-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+        .expect("read the ready line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("address");
+    (ServerProcess(child), addr)
+}
+
+/// The whole history of `cid`, oldest first, paged backwards 1000 at a time.
+pub async fn all_logs(c: &mut Client, cid: &str) -> Vec<Value> {
+    let mut all: Vec<Value> = Vec::new();
+    let mut bound: Option<Value> = None;
+    loop {
+        let mut req = json!({"cmd":"logs","cid":cid,"limit":1000});
+        if let Some(oldest) = &bound {
+            req["t"] = oldest["timestamp"].clone();
+            req["mid"] = oldest["msgId"].clone();
+        }
+        let page = c.request_among_pushes(req).await;
+        let items = page["logs"].as_array().expect("logs").clone();
+        let Some(oldest) = items.first().cloned() else {
+            break;
+        };
+        bound = Some(oldest);
+        all.splice(0..0, items);
+    }
+    all
+}

@@ -2,9 +2,12 @@
 //! beside it ([`readers`]), and a checkpointer that copies the WAL into the data file
 //! off both paths.
 //!
-//! Durability: WAL, the writer committing without `fsync` (a commit is in the OS
-//! once `COMMIT` returns, so it survives `kill -9`); the checkpointer syncs the WAL
-//! before copying it and the data file after. A power loss may lose the last
+//! Durability: WAL with `synchronous = NORMAL`, so a commit is in the OS once
+//! `COMMIT` returns (it survives `kill -9`) without an `fsync`. The checkpointer
+//! copies the WAL into the data file beside the writer, syncing both. A WAL is only
+//! restarted once fully copied, which a writer that never pauses would never let
+//! happen: past [`WAL_CATCH_UP_FRAMES`], the writer copies the last frames itself
+//! between two batches (the only time it syncs). A power loss may lose the last
 //! batches, never the file's consistency. `:memory:` is an ephemeral file in the
 //! temporary directory, deleted on close.
 
@@ -41,6 +44,8 @@ const QUEUED_COMMITS: usize = 256;
 const READERS: usize = 2;
 /// How often the checkpointer copies the WAL into the data file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL pages beyond which the writer catches the checkpoint up (64 MiB of 4 KiB).
+const WAL_CATCH_UP_FRAMES: i64 = 16_384;
 
 /// Settings of every connection. A 64 MiB page cache for the writer keeps hot pages
 /// out of `pread`; readers take less and lean on the OS cache.
@@ -85,8 +90,10 @@ impl SqliteStore {
         let sync = if ephemeral.is_some() { "OFF" } else { "NORMAL" };
         let mut conn = open_conn(
             &file,
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;
-             PRAGMA journal_size_limit = 67108864;",
+            &format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};
+                 PRAGMA cache_size = -65536; PRAGMA journal_size_limit = 67108864;"
+            ),
         )?;
         schema::migrate(&mut conn)?;
         let stats = Arc::new(StoreStats::default());
@@ -94,14 +101,18 @@ impl SqliteStore {
             .map(|_| open_conn(&file, "PRAGMA cache_size = -16384; PRAGMA query_only = 1;"))
             .collect::<StoreResult<Vec<_>>>()?;
         let readers = Readers::start(readers, stats.clone())?;
-        let checkpointer = Checkpointer::start(open_conn(
-            &file,
-            &format!("PRAGMA synchronous = {sync}; PRAGMA cache_size = -2048;"),
-        )?)?;
+        let catch_up = Arc::new(AtomicBool::new(false));
+        let checkpointer = Checkpointer::start(
+            open_conn(
+                &file,
+                &format!("PRAGMA synchronous = {sync}; PRAGMA cache_size = -2048;"),
+            )?,
+            catch_up.clone(),
+        )?;
         let (jobs, queue) = mpsc::unbounded_channel();
         let (commits_tx, commits) = mpsc::channel(QUEUED_COMMITS);
         let acks = Arc::new(AckQueue::default());
-        let writer = Writer::new(conn, acks.clone(), commits_tx, stats.clone());
+        let writer = Writer::new(conn, acks.clone(), commits_tx, stats.clone(), catch_up);
         let writer = std::thread::Builder::new()
             .name("leanrt-store".into())
             .spawn(move || writer.run(queue))
@@ -289,7 +300,8 @@ struct StopCheckpointer {
 }
 
 impl Checkpointer {
-    fn start(conn: Connection) -> StoreResult<Checkpointer> {
+    /// `catch_up` is raised when the WAL outgrew [`WAL_CATCH_UP_FRAMES`].
+    fn start(conn: Connection, catch_up: Arc<AtomicBool>) -> StoreResult<Checkpointer> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -297,8 +309,15 @@ impl Checkpointer {
             .spawn(move || {
                 while !flag.load(Ordering::Acquire) {
                     std::thread::park_timeout(CHECKPOINT_EVERY);
-                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-                        tracing::warn!(error = %e, "checkpoint failed");
+                    let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    });
+                    match frames {
+                        Ok((log, copied)) if log > WAL_CATCH_UP_FRAMES && copied < log => {
+                            catch_up.store(true, Ordering::Release);
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "checkpoint failed"),
                     }
                 }
                 let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
@@ -84,6 +85,8 @@ pub struct Writer {
     acks: Arc<AckQueue>,
     commits: mpsc::Sender<Commit>,
     stats: Arc<StoreStats>,
+    /// Raised by the checkpointer: copy the rest of the WAL now, so that it restarts.
+    catch_up: Arc<AtomicBool>,
     batch: Batch,
 }
 
@@ -105,6 +108,7 @@ impl Writer {
         acks: Arc<AckQueue>,
         commits: mpsc::Sender<Commit>,
         stats: Arc<StoreStats>,
+        catch_up: Arc<AtomicBool>,
     ) -> Writer {
         let cap = |n| NonZeroUsize::new(n).expect("non-zero");
         Writer {
@@ -114,6 +118,7 @@ impl Writer {
             acks,
             commits,
             stats,
+            catch_up,
             batch: Batch::default(),
         }
     }
@@ -129,6 +134,11 @@ impl Writer {
                 }
             }
             self.run_batch(batch);
+            if self.catch_up.swap(false, Ordering::AcqRel) {
+                if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(error = %e, "catching the checkpoint up failed");
+                }
+            }
         }
         // Acks that arrived after the last operation.
         if !self.acks.acks.lock().map(|a| a.is_empty()).unwrap_or(true) {
