@@ -287,9 +287,20 @@ impl Drop for ServerProcess {
 
 /// Runs the real binary; returns the process and its bound address.
 pub fn spawn_binary(db: &std::path::Path) -> (ServerProcess, SocketAddr) {
+    spawn_binary_with(db, &[], &[])
+}
+
+/// Runs the real binary with more flags and environment variables.
+pub fn spawn_binary_with(
+    db: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (ServerProcess, SocketAddr) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_leanrt-server"))
         .args(["--listen", "127.0.0.1:0", "--db"])
         .arg(db)
+        .args(args)
+        .envs(envs.iter().copied())
         .env("LEANRT_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())

@@ -564,3 +564,67 @@ impl Writer {
         Ok(stored)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::rules::{self, RecordLimits, StartRequest};
+
+    fn writer() -> (Writer, mpsc::Receiver<Commit>) {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::schema::migrate(&mut conn).expect("migrate");
+        let (tx, rx) = mpsc::channel(16);
+        let writer = Writer::new(conn, Arc::default(), tx, Arc::default(), Arc::default());
+        (writer, rx)
+    }
+
+    fn conv(n: usize) -> Conversation {
+        let req = StartRequest {
+            creator: "a".into(),
+            invited: Vec::new(),
+            attr: serde_json::Map::new(),
+            transient: false,
+            unique: false,
+        };
+        let limits = RecordLimits {
+            max_members: 10,
+            max_record_bytes: 1000,
+        };
+        rules::new_conversation(format!("c{n}"), req, limits, 0).expect("conv")
+    }
+
+    fn create(n: usize, done: Arc<Mutex<Vec<bool>>>) -> Job {
+        Box::new(move |w: &mut Writer| {
+            let created = w.create(conv(n)).is_ok();
+            Box::new(move |commit| done.lock().expect("lock").push(created && commit.is_ok()))
+        })
+    }
+
+    #[test]
+    fn a_panicking_completion_leaves_the_writer_working() {
+        let (mut w, _commits) = writer();
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let panics: Job = Box::new(|_| Box::new(|_| panic!("a completion")));
+        w.run_batch(vec![panics, create(1, done.clone())]);
+        w.run_batch(vec![create(2, done.clone())]);
+        assert_eq!(*done.lock().expect("lock"), [true, true]);
+    }
+
+    #[test]
+    fn the_conversation_cache_evicts_one_at_a_time() {
+        let (mut w, _commits) = writer();
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let total = CONVERSATIONS + 100;
+        for start in (0..total).step_by(MAX_BATCH) {
+            let jobs = (start..total.min(start + MAX_BATCH))
+                .map(|n| create(n, done.clone()))
+                .collect();
+            w.run_batch(jobs);
+        }
+        assert_eq!(done.lock().expect("lock").len(), total);
+        // Full, not cleared: the least recently used left, the newest stayed.
+        assert_eq!(w.convs.len(), CONVERSATIONS);
+        assert!(w.convs.contains(&*format!("c{}", total - 1)));
+        assert!(!w.convs.contains("c0"));
+    }
+}
