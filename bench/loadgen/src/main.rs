@@ -1,6 +1,7 @@
 //! `leanrt-loadgen`: drives leanrt-server over real WebSockets for the benchmarks in
 //! `bench/`. Each subcommand prints one JSON object with its measurements on stdout.
 
+mod heavy;
 mod peer;
 mod scenario;
 mod soak;
@@ -61,6 +62,25 @@ enum Scenario {
         count: u64,
         #[arg(long, default_value_t = 64)]
         window: usize,
+    },
+    /// Commit `count` messages for an offline receiver, then log it in and take them
+    /// all: the server's RSS growth during the login push.
+    Push {
+        #[arg(long, default_value_t = 200_000)]
+        count: u64,
+        /// pid of leanrt-server, whose /proc status is read.
+        #[arg(long)]
+        server_pid: u32,
+    },
+    /// Create `conversations`, then measure send→ack latency alone and beside
+    /// scanning `conv query`s at `rate` per second.
+    Scan {
+        #[arg(long, default_value_t = 100_000)]
+        conversations: usize,
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
     },
     /// Hold `conns` idle sessions and report the server's RSS growth per connection.
     Idle {
@@ -127,6 +147,12 @@ fn main() {
                 count,
                 window,
             } => scenario::ingest(&target, senders, count, window).await,
+            Scenario::Push { count, server_pid } => heavy::push(&target, count, server_pid).await,
+            Scenario::Scan {
+                conversations,
+                rate,
+                seconds,
+            } => heavy::scan(&target, conversations, rate, seconds).await,
             Scenario::Idle { conns, server_pid } => {
                 scenario::idle(&target, conns, server_pid).await
             }

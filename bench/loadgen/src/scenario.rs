@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 /// A prefix that keeps the clientIds of different runs apart.
-fn run_tag() -> String {
+pub fn run_tag() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -237,7 +237,7 @@ pub async fn ingest(target: &Target, senders: usize, count: u64, window: usize) 
 }
 
 /// Resident set size of `pid` in bytes.
-fn rss_bytes(pid: u32) -> Result<u64> {
+pub fn rss_bytes(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb = status
         .lines()

@@ -21,7 +21,7 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// `ttl` of router answers, in seconds.
 const ROUTE_TTL: u64 = 3600;
 /// Per-connection read buffer; small buffers keep idle connections cheap.
-const READ_BUFFER: usize = 2 * 1024;
+const READ_BUFFER: usize = 1024;
 /// Frames are written out once this much is buffered, or at the end of a batch.
 const WRITE_BUFFER: usize = 16 * 1024;
 

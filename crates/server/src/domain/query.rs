@@ -95,6 +95,25 @@ impl Query {
         self.filter.field_values("objectId")
     }
 
+    /// The top-level fields the filter and the sort read, with `sys` (always
+    /// checked): a store may decode only these to match a candidate.
+    pub fn fields(&self) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::from(["sys".to_owned()]);
+        let mut stack = vec![&self.filter];
+        while let Some(f) = stack.pop() {
+            match f {
+                Filter::All(parts) | Filter::Any(parts) => stack.extend(parts),
+                Filter::Field(path, _) => {
+                    out.insert(path.split('.').next().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        for (key, _) in &self.sort {
+            out.insert(key.split('.').next().unwrap_or_default().to_owned());
+        }
+        out
+    }
+
     /// A hint for the store: the top-level conjuncts that are equalities to a scalar,
     /// as (field path, value). Every result has one of these values at that path
     /// (directly or as an element of an array there).

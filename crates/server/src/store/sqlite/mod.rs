@@ -29,7 +29,7 @@ use futures_util::FutureExt;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use self::readers::Readers;
+use self::readers::{Priority, Readers};
 use self::writer::{AckQueue, Job, Writer};
 use super::{
     backend, Ack, Admit, Change, Commit, LogRange, Pending, PendingPage, QueryHit, Store,
@@ -42,6 +42,8 @@ use crate::domain::{Conversation, NewMessage, StoredMessage};
 const QUEUED_COMMITS: usize = 256;
 /// Reader threads.
 const READERS: usize = 2;
+/// Threads for queries that may read every conversation, at background priority.
+const SCANNERS: usize = 1;
 /// How often the checkpointer copies the WAL into the data file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL pages beyond which the writer catches the checkpoint up (64 MiB of 4 KiB).
@@ -59,6 +61,7 @@ pub struct SqliteStore {
     jobs: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Readers,
+    scanners: Readers,
     checkpointer: Checkpointer,
     acks: Arc<AckQueue>,
     commits: Mutex<Option<mpsc::Receiver<Commit>>>,
@@ -97,10 +100,23 @@ impl SqliteStore {
         )?;
         schema::migrate(&mut conn)?;
         let stats = Arc::new(StoreStats::default());
-        let readers = (0..READERS)
-            .map(|_| open_conn(&file, "PRAGMA cache_size = -16384; PRAGMA query_only = 1;"))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let readers = Readers::start(readers, stats.clone())?;
+        let pool = |n: usize| {
+            (0..n)
+                .map(|_| open_conn(&file, "PRAGMA cache_size = -4096; PRAGMA query_only = 1;"))
+                .collect::<StoreResult<Vec<_>>>()
+        };
+        let readers = Readers::start(
+            "leanrt-read",
+            pool(READERS)?,
+            Priority::Normal,
+            stats.clone(),
+        )?;
+        let scanners = Readers::start(
+            "leanrt-scan",
+            pool(SCANNERS)?,
+            Priority::Background,
+            stats.clone(),
+        )?;
         let catch_up = Arc::new(AtomicBool::new(false));
         let checkpointer = Checkpointer::start(
             open_conn(
@@ -121,6 +137,7 @@ impl SqliteStore {
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(writer)),
             readers,
+            scanners,
             checkpointer,
             acks,
             commits: Mutex::new(Some(commits)),
@@ -185,7 +202,12 @@ impl Store for SqliteStore {
     }
 
     fn query(&self, query: Query) -> BoxFuture<'static, StoreResult<Vec<QueryHit>>> {
-        self.readers.run(move |c| reads::query(c, &query))
+        let pool = if reads::may_scan(&query) {
+            &self.scanners
+        } else {
+            &self.readers
+        };
+        pool.run(move |c| reads::query(c, &query))
     }
 
     fn append(
@@ -251,6 +273,7 @@ impl Store for SqliteStore {
         drop(self.jobs.lock().ok().and_then(|mut jobs| jobs.take()));
         let writer = self.writer.lock().ok().and_then(|mut t| t.take());
         self.readers.stop();
+        self.scanners.stop();
         let checkpointer = self.checkpointer.stop_handle();
         let ephemeral = self.ephemeral.clone();
         async move {

@@ -1,6 +1,8 @@
 //! Reader threads, each with its own connection: WAL lets them read committed data
 //! beside the writer, so reads never wait behind writes. Each read runs in one read
-//! transaction (a consistent snapshot).
+//! transaction (a consistent snapshot). A pool of [`Priority::Background`] threads
+//! takes the queries that may scan every conversation: they run on the CPU the writer
+//! and the connections leave, instead of delaying their acks.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
@@ -15,6 +17,29 @@ use crate::store::{backend, StoreResult, StoreStats};
 
 type Read = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// How a pool's threads are scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    Normal,
+    /// Only CPU time nothing else wants (Linux `SCHED_IDLE`; elsewhere, normal).
+    Background,
+}
+
+/// Applies `priority` to the calling thread.
+fn set_priority(priority: Priority) {
+    if priority == Priority::Normal {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: sched_setscheduler on the calling thread (pid 0) with a valid param.
+    unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            tracing::debug!("cannot give a reader thread the idle priority");
+        }
+    }
+}
+
 pub struct Readers {
     jobs: Mutex<Option<mpsc::Sender<Read>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -22,19 +47,27 @@ pub struct Readers {
 }
 
 impl Readers {
-    /// Starts one thread per connection.
-    pub fn start(conns: Vec<Connection>, stats: Arc<StoreStats>) -> StoreResult<Readers> {
+    /// Starts one thread per connection, named `{name}-{n}`.
+    pub fn start(
+        name: &str,
+        conns: Vec<Connection>,
+        priority: Priority,
+        stats: Arc<StoreStats>,
+    ) -> StoreResult<Readers> {
         let (tx, rx) = mpsc::channel::<Read>();
         let rx = Arc::new(Mutex::new(rx));
         let mut threads = Vec::new();
         for (n, mut conn) in conns.into_iter().enumerate() {
             let rx = rx.clone();
             let thread = std::thread::Builder::new()
-                .name(format!("leanrt-read-{n}"))
-                .spawn(move || loop {
-                    let next = rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok(read)) = next else { break };
-                    read(&mut conn);
+                .name(format!("{name}-{n}"))
+                .spawn(move || {
+                    set_priority(priority);
+                    loop {
+                        let next = rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok(read)) = next else { break };
+                        read(&mut conn);
+                    }
                 })
                 .map_err(backend)?;
             threads.push(thread);

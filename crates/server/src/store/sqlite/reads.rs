@@ -58,6 +58,11 @@ fn plan(q: &Query) -> Plan {
     }
 }
 
+/// Whether `q` may read every conversation (no index narrows it).
+pub fn may_scan(q: &Query) -> bool {
+    matches!(plan(q), Plan::ByLm(_) | Plan::All)
+}
+
 fn rows_of(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<Vec<ConvRow>> {
     let mut st = conn.prepare_cached(sql).map_err(backend)?;
     let rows = st
@@ -65,6 +70,89 @@ fn rows_of(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreRe
         .and_then(|rows| rows.collect())
         .map_err(backend);
     rows
+}
+
+/// Fields of the match document and the columns that hold them (see
+/// [`CONV_COLUMNS`]); any other field is a custom key, in `extra`.
+const DOC_COLUMNS: [(&str, usize); 12] = [
+    ("objectId", 1),
+    ("c", 2),
+    ("m", 3),
+    ("mu", 4),
+    ("name", 5),
+    ("attr", 6),
+    ("tr", 7),
+    ("sys", 8),
+    ("unique", 9),
+    ("lm", 11),
+    ("createdAt", 12),
+    ("updatedAt", 13),
+];
+
+/// The match document of a row (`Conversation::match_doc`) with only `fields`,
+/// decoding only their columns: scanning reads every conversation, most of which
+/// do not match.
+fn partial_doc(
+    r: &Row<'_>,
+    fields: &std::collections::BTreeSet<String>,
+) -> rusqlite::Result<Value> {
+    use rusqlite::types::ValueRef;
+    let json = |col: usize| -> rusqlite::Result<Option<Value>> {
+        Ok(match r.get_ref(col)? {
+            ValueRef::Text(t) => serde_json::from_slice(t).ok(),
+            _ => None,
+        })
+    };
+    let custom = fields
+        .iter()
+        .any(|f| !DOC_COLUMNS.iter().any(|(name, _)| name == f));
+    let mut doc = match (custom, json(14)?) {
+        (true, Some(Value::Object(extra))) => extra,
+        _ => serde_json::Map::new(),
+    };
+    let transient: bool = r.get(7)?;
+    for (name, col) in DOC_COLUMNS {
+        if !fields.contains(name) || (name == "m" && transient) {
+            continue;
+        }
+        let value = match col {
+            3 | 4 | 6 => json(col)?,
+            7..=9 => Some(Value::Bool(r.get(col)?)),
+            _ => match r.get_ref(col)? {
+                ValueRef::Text(t) => Some(Value::String(String::from_utf8_lossy(t).into_owned())),
+                ValueRef::Integer(n) => Some(Value::from(n)),
+                _ => None,
+            },
+        };
+        if let Some(value) = value {
+            doc.insert(name.to_owned(), value);
+        } else {
+            doc.remove(name);
+        }
+    }
+    Ok(Value::Object(doc))
+}
+
+/// Reads the rows of `st` that match `q`, stopping after `wanted` (when the rows come
+/// in the final order) or at the end.
+fn scan(
+    st: &mut rusqlite::Statement<'_>,
+    q: &Query,
+    wanted: usize,
+) -> StoreResult<Vec<(Value, ConvRow)>> {
+    let fields = q.fields();
+    let mut rows = st.query([]).map_err(backend)?;
+    let mut hits = Vec::new();
+    while hits.len() < wanted {
+        let Some(row) = rows.next().map_err(backend)? else {
+            break;
+        };
+        let doc = partial_doc(row, &fields).map_err(backend)?;
+        if q.matches(&doc) {
+            hits.push((doc, conv_from_row(row).map_err(backend)?));
+        }
+    }
+    Ok(hits)
 }
 
 pub fn query(conn: &Connection, q: &Query) -> StoreResult<Vec<QueryHit>> {
@@ -81,15 +169,7 @@ pub fn query(conn: &Connection, q: &Query) -> StoreResult<Vec<QueryHit>> {
             let mut st = conn
                 .prepare_cached(&format!("{select} ORDER BY lm {order}, num ASC"))
                 .map_err(backend)?;
-            let mut rows = st.query([]).map_err(backend)?;
-            let mut hits = Vec::new();
-            while hits.len() < wanted {
-                let Some(row) = rows.next().map_err(backend)? else {
-                    break;
-                };
-                hits.extend(matching(conv_from_row(row).map_err(backend)?));
-            }
-            let page = hits.into_iter().skip(q.skip).collect();
+            let page = scan(&mut st, q, wanted)?.into_iter().skip(q.skip).collect();
             return finish(conn, q, page);
         }
         Plan::Ids(ids) => {
@@ -116,7 +196,15 @@ pub fn query(conn: &Connection, q: &Query) -> StoreResult<Vec<QueryHit>> {
         Plan::Equal(column, value, _) => {
             rows_of(conn, &format!("{select} WHERE {column} = ?1"), [value])?
         }
-        Plan::All => rows_of(conn, &format!("{select} ORDER BY num"), [])?,
+        Plan::All => {
+            let mut st = conn
+                .prepare_cached(&format!("{select} ORDER BY num"))
+                .map_err(backend)?;
+            let mut hits = scan(&mut st, q, usize::MAX)?;
+            hits.sort_by(|(a, ra), (b, rb)| q.compare(a, b).then(ra.num.cmp(&rb.num)));
+            let page = hits.into_iter().skip(q.skip).take(q.limit).collect();
+            return finish(conn, q, page);
+        }
     }
     .into_iter()
     .filter_map(matching)
