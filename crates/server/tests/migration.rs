@@ -118,9 +118,5 @@ async fn a_v1_file_keeps_its_data_and_each_pending_message_once() {
     }
     server.shutdown().await.expect("shutdown");
 
-    let schema = rusqlite::Connection::open(&db).expect("open");
-    let version: i64 = schema
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .expect("version");
-    assert_eq!(version, 2);
+    assert_eq!(schema_version(&db), 2);
 }

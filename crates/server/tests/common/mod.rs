@@ -339,3 +339,11 @@ pub async fn all_logs(c: &mut Client, cid: &str) -> Vec<Value> {
     }
     all
 }
+
+/// `PRAGMA user_version` of the data file at `db`.
+pub fn schema_version(db: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(db)
+        .expect("open")
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version")
+}

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection, Row};
 use serde_json::{Map, Value};
 
 use crate::domain::{Conversation, StoredMessage};
@@ -65,6 +65,34 @@ pub fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<ConvRow> {
     })
 }
 
+/// The record's values for every column but `objectId` and the numbers, in the order
+/// of the `c = ?2 … extra = ?14` placeholders below.
+fn record(conv: &Conversation) -> [rusqlite::types::Value; 13] {
+    use rusqlite::types::Value as Sql;
+    let text = |s: Option<String>| s.map_or(Sql::Null, Sql::Text);
+    let int = |n: Option<i64>| n.map_or(Sql::Null, Sql::Integer);
+    [
+        Sql::Text(conv.creator.clone()),
+        Sql::Text(to_json(&conv.members)),
+        text(conv.muted.as_ref().map(to_json)),
+        text(conv.name.clone()),
+        text(conv.attr.as_ref().map(to_json)),
+        Sql::Integer(conv.transient.into()),
+        Sql::Integer(conv.system.into()),
+        Sql::Integer(conv.unique.into()),
+        text(conv.unique_key.clone()),
+        int(conv.last_message_at),
+        Sql::Integer(conv.created_at),
+        Sql::Integer(conv.updated_at),
+        Sql::Text(to_json(&conv.extra)),
+    ]
+}
+
+/// `?1` then the record's values.
+fn with_record(first: rusqlite::types::Value, conv: &Conversation) -> Vec<rusqlite::types::Value> {
+    std::iter::once(first).chain(record(conv)).collect()
+}
+
 /// Inserts a new conversation; returns its number.
 pub fn insert_conv(conn: &Connection, conv: &Conversation) -> rusqlite::Result<i64> {
     conn.prepare_cached(
@@ -72,22 +100,7 @@ pub fn insert_conv(conn: &Connection, conv: &Conversation) -> rusqlite::Result<i
                unique_key, lm, "createdAt", "updatedAt", extra, last_seq)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)"#,
     )?
-    .execute(params![
-        conv.id,
-        conv.creator,
-        to_json(&conv.members),
-        conv.muted.as_ref().map(to_json),
-        conv.name,
-        conv.attr.as_ref().map(to_json),
-        conv.transient,
-        conv.system,
-        conv.unique,
-        conv.unique_key,
-        conv.last_message_at,
-        conv.created_at,
-        conv.updated_at,
-        to_json(&conv.extra),
-    ])?;
+    .execute(params_from_iter(with_record(conv.id.clone().into(), conv)))?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -99,22 +112,7 @@ pub fn update_conv(conn: &Connection, num: i64, conv: &Conversation) -> rusqlite
                "updatedAt" = ?13, extra = ?14
            WHERE num = ?1"#,
     )?
-    .execute(params![
-        num,
-        conv.creator,
-        to_json(&conv.members),
-        conv.muted.as_ref().map(to_json),
-        conv.name,
-        conv.attr.as_ref().map(to_json),
-        conv.transient,
-        conv.system,
-        conv.unique,
-        conv.unique_key,
-        conv.last_message_at,
-        conv.created_at,
-        conv.updated_at,
-        to_json(&conv.extra),
-    ])
+    .execute(params_from_iter(with_record(num.into(), conv)))
     .map(drop)
 }
 
