@@ -258,3 +258,30 @@ async fn kill_9_mid_burst_loses_nothing_acked_and_pushes_the_rest_once() {
     drop(child);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_larger_than_the_unacked_window_loses_no_ack() {
+    let mut config = config();
+    config.limits.frames_per_second = 0;
+    config.limits.offline_per_conversation = 10_000;
+    let server = start(config).await;
+    let addr = server.local_addr();
+    let a = Client::open(addr, "alice").await;
+    let mut owner = Client::open(addr, "owner").await;
+    let cid = owner.start(&["alice", "bob"]).await;
+    // More than the 4096 messages a session remembers unacked.
+    let (_a, sent, _) = pump(a, cid.clone(), 6000).await;
+    let mut b = Client::open(addr, "bob").await;
+    let got = receive(&mut b, Duration::from_secs(1)).await;
+    let first_difference = got.iter().zip(&sent).position(|(g, s)| g != s);
+    assert_eq!(
+        (got.len(), first_difference),
+        (sent.len(), None),
+        "the whole push, in order"
+    );
+    b.close().await;
+    // Every ack counted: nothing comes again.
+    let mut b = Client::open(addr, "bob").await;
+    assert!(receive(&mut b, Duration::from_millis(500)).await.is_empty());
+    server.shutdown().await.expect("shutdown");
+}

@@ -10,7 +10,7 @@ use serde_json::{json, Number, Value};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::delivered::Delivered;
-use super::login::Delivery;
+use super::login::{self, Delivery};
 use super::write::WRITE_BATCH;
 use crate::domain::event::{Event, Push};
 use crate::domain::{SessionId, StoredMessage};
@@ -222,11 +222,16 @@ impl Conn {
         }
     }
 
-    /// Starts reading the next page of the login push, if one is due.
+    /// Starts reading the next page of the login push, if one is due: the push goes
+    /// as fast as the client acks, never so far ahead that an unacked message would
+    /// be forgotten (its ack lost, the message pushed again at the next login).
     pub fn read_page(&mut self) {
         let (Some(session), None) = (&self.session, &self.page) else {
             return;
         };
+        if !self.delivered.has_room(login::PAGE) {
+            return;
+        }
         let Some((pending, limit)) = self.delivery.next_read() else {
             return;
         };

@@ -61,6 +61,11 @@ impl Delivered {
         })
     }
 
+    /// Whether `n` more messages fit without forgetting any unacked one.
+    pub fn has_room(&self, n: usize) -> bool {
+        self.ring.len() + n <= MAX_UNACKED
+    }
+
     pub fn clear(&mut self) {
         self.ring = VecDeque::new();
     }

@@ -3,8 +3,8 @@
 //! At login the session is attached first, then the store says what the clientId is
 //! owed: per conversation, the seqs in `(cursor, upto]`. The push reads those in
 //! pages, conversation by conversation, oldest activity first, while the client's
-//! acks are read; a page is read only once the previous one is mostly written, so
-//! memory does not grow with the backlog.
+//! acks are read; the next page is read while the previous ones (at most two) are
+//! written, so memory does not grow with the backlog.
 //!
 //! A live message of an owed conversation with a seq up to `upto` is in the push
 //! (or, beyond the per-conversation cap, owed to a later login): it is dropped.
@@ -21,7 +21,7 @@ use crate::domain::StoredMessage;
 use crate::store::{Pending, PendingPage};
 
 /// Messages read per page.
-pub const PAGE: usize = 256;
+pub const PAGE: usize = 512;
 
 struct Owed {
     pending: Pending,

@@ -163,7 +163,8 @@ pub async fn serve<S>(
                     json::run(&mut conn, i, command);
                 }
             }
-            if backlog.len() < login::PAGE {
+            // The next page is read while at most two wait to be written.
+            if backlog.len() < 2 * login::PAGE {
                 conn.read_page();
             }
             backlog.extend(conn.take_out());

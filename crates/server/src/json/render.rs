@@ -30,16 +30,29 @@ pub fn addressed(prefix: Option<&str>, body: &str) -> Utf8Bytes {
     }
 }
 
-/// A `direct` frame of a message; `extra` adds `offline` or `transient`.
+/// `s` as a JSON string, appended to `out`.
+fn push_json_str(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    let _ = write!(out, "{}", Value::from(s));
+}
+
+/// A `direct` frame of a message; `extra` adds `offline` or `transient`. Written
+/// straight into one string: every message of a login push goes through here.
 pub fn direct(m: &StoredMessage, extra: Option<&str>) -> String {
-    let mut frame = json!({
-        "cmd": "direct", "cid": &*m.cid, "id": m.id, "fromPeerId": m.from,
-        "timestamp": m.timestamp, "msg": m.data,
-    });
+    let mut out = String::with_capacity(96 + m.cid.len() + m.from.len() + m.data.len());
+    out.push_str(r#"{"cmd":"direct","cid":"#);
+    push_json_str(&mut out, &m.cid);
+    out.push_str(r#","id":"#);
+    push_json_str(&mut out, &m.id);
+    out.push_str(r#","fromPeerId":"#);
+    push_json_str(&mut out, &m.from);
+    out.push_str(&format!(r#","timestamp":{},"msg":"#, m.timestamp));
+    push_json_str(&mut out, &m.data);
     if let Some(key) = extra {
-        frame[key] = Value::Bool(true);
+        out.push_str(&format!(r#","{key}":true"#));
     }
-    frame.to_string()
+    out.push('}');
+    out
 }
 
 /// An event as pushed to a v2 session.
@@ -133,6 +146,25 @@ pub fn conversation(c: &Conversation, compact: bool, last: Option<&StoredMessage
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_frames_are_json() {
+        let m = StoredMessage {
+            cid: std::sync::Arc::from("c\"1"),
+            seq: 1,
+            id: "i".into(),
+            from: "a\nb".into(),
+            data: "{\"x\":\"\u{1}\"}".into(),
+            timestamp: 5,
+            ack_at: None,
+            receipt: false,
+        };
+        let frame: Value = serde_json::from_str(&direct(&m, Some("offline"))).expect("json");
+        assert_eq!(
+            frame,
+            json!({"cmd":"direct","cid":"c\"1","id":"i","fromPeerId":"a\nb","timestamp":5,"msg":m.data,"offline":true})
+        );
+    }
 
     #[test]
     fn addressed_puts_peer_id_first() {
