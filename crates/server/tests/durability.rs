@@ -77,7 +77,10 @@ async fn a_restart_keeps_conversations_messages_and_offline_queues() {
 async fn every_acked_message_survives_kill_9() {
     let dir = temp_dir("kill9");
     let db = dir.join("leanrt.db");
-    let (child, addr) = spawn_binary(&db);
+    // Each sender writes all its messages before it reads: with fan-out as fast as it
+    // is now, the others' messages can pass the default outbound queue meanwhile, and
+    // the slow-consumer close (tested on its own) is not what this test is about.
+    let (child, addr) = spawn_binary_with(&db, &["--outbound-queue", "100000"], &[]);
     let mut owner = Client::open(addr, "owner").await;
     let senders: Vec<String> = (0..4).map(|n| format!("s{n}")).collect();
     let refs: Vec<&str> = senders.iter().map(String::as_str).collect();
