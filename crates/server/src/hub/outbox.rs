@@ -65,6 +65,7 @@ impl Outbox {
         }
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.queue.lock().map(|q| q.is_empty()).unwrap_or(true)
     }
