@@ -36,25 +36,57 @@ pub fn route_url(router: &str, app_id: &str, secure: bool) -> String {
     format!("{base}/v1/route?_t={now}&appId={app_id}{secure}")
 }
 
-/// How long one lookup may take before it counts as failed.
+/// How long one lookup (with its redirects) may take before it counts as failed.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Router answers are small; anything bigger is not a router.
 const MAX_RESPONSE: u64 = 64 * 1024;
+/// Redirects followed in one lookup (2.4.0's `xmlhttprequest` follows them without end).
+const MAX_REDIRECTS: usize = 10;
 
 #[derive(Deserialize)]
 struct Route {
     server: Option<String>,
-    ttl: Option<f64>,
+    ttl: Option<serde_json::Value>,
 }
 
-/// Resolves the WebSocket URL. Errors are human-readable and become `error` events.
+/// `v` as JavaScript's `v * 1000` reads it, over 1000: 2.4.0 computes the route's
+/// expiry as `now + ttl * 1000`, so `"3600"` works and `"soon"` does not.
+fn js_number(v: &serde_json::Value) -> f64 {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        Value::String(s) if s.trim().is_empty() => 0.0,
+        Value::String(s) => s.trim().parse().unwrap_or(f64::NAN),
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Null => 0.0,
+        Value::Array(_) | Value::Object(_) => f64::NAN,
+    }
+}
+
+/// Resolves the WebSocket URL, following 301, 302, 303 and 307 redirects as 2.4.0's
+/// router client does. Errors are human-readable and become `error` events.
 pub async fn resolve(endpoint: &Endpoint, app_id: &str, secure: bool) -> Result<String, String> {
     let router = match endpoint {
         Endpoint::Server(url) => return Ok(url.clone()),
         Endpoint::Router(router) => router,
     };
-    let url = route_url(router, app_id, secure);
-    let (status, body) = tokio::time::timeout(LOOKUP_TIMEOUT, http_get(&url))
+    let lookup = async {
+        let mut url = route_url(router, app_id, secure);
+        for _ in 0..=MAX_REDIRECTS {
+            let answer = http_get(&url).await?;
+            match (answer.status, answer.location) {
+                (301 | 302 | 303 | 307, Some(location)) => url = join_url(&url, &location)?,
+                (301 | 302 | 303 | 307, None) => {
+                    return Err(format!("router {router}: a redirect without Location"))
+                }
+                (status, _) => return Ok((status, answer.body)),
+            }
+        }
+        Err(format!(
+            "router {router}: more than {MAX_REDIRECTS} redirects"
+        ))
+    };
+    let (status, body) = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
         .await
         .map_err(|_| format!("router {router}: timed out"))??;
     if !(200..300).contains(&status) {
@@ -62,13 +94,26 @@ pub async fn resolve(endpoint: &Endpoint, app_id: &str, secure: bool) -> Result<
     }
     let route: Route = serde_json::from_slice(&body)
         .map_err(|e| format!("router {router}: invalid JSON answer: {e}"))?;
-    match route {
-        Route {
-            server: Some(server),
-            ttl: Some(ttl),
-        } if ttl > 0.0 => Ok(server),
+    match (route.server, route.ttl.as_ref().map(js_number)) {
+        // 2.4.0 connects while `now <= expires`, which holds for any ttl ≥ 0.
+        (Some(server), Some(ttl)) if ttl >= 0.0 => Ok(server),
         _ => Err("WebSocket connet failed.".to_owned()),
     }
+}
+
+/// A redirect's `Location`, absolute or relative to `base`.
+fn join_url(base: &str, location: &str) -> Result<String, String> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Ok(location.to_owned());
+    }
+    let target = parse_url(base)?;
+    let scheme = if target.tls { "https" } else { "http" };
+    if location.starts_with('/') {
+        return Ok(format!("{scheme}://{}{location}", target.authority));
+    }
+    let path = target.path.split('?').next().unwrap_or("/");
+    let dir = &path[..path.rfind('/').map_or(0, |at| at + 1)];
+    Ok(format!("{scheme}://{}{dir}{location}", target.authority))
 }
 
 /// The parts of an http(s) URL a GET needs.
@@ -108,8 +153,16 @@ fn parse_url(url: &str) -> Result<Target<'_>, String> {
     })
 }
 
-/// A minimal HTTP/1.0 GET (no keep-alive, so no chunked answers): status and body.
-async fn http_get(url: &str) -> Result<(u16, Vec<u8>), String> {
+/// What a GET answered.
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    body: Vec<u8>,
+}
+
+/// A minimal HTTP/1.0 GET (no keep-alive, so no chunked answers).
+async fn http_get(url: &str) -> Result<Answer, String> {
     let target = parse_url(url)?;
     let tcp = TcpStream::connect((target.host, target.port))
         .await
@@ -131,7 +184,7 @@ async fn http_get(url: &str) -> Result<(u16, Vec<u8>), String> {
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     target: &Target<'_>,
-) -> Result<(u16, Vec<u8>), String> {
+) -> Result<Answer, String> {
     let request = format!(
         "GET {} HTTP/1.0\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
         target.path, target.authority
@@ -147,16 +200,26 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     parse_response(&raw).ok_or_else(|| format!("router {}: malformed HTTP answer", target.host))
 }
 
-fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
+fn parse_response(raw: &[u8]) -> Option<Answer> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    };
     let body = raw[end + 4..].to_vec();
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    Some((status, if chunked { dechunk(&body)? } else { body }))
+    let chunked =
+        header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    Some(Answer {
+        status,
+        location: header("location"),
+        body: if chunked { dechunk(&body)? } else { body },
+    })
 }
 
 fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
@@ -207,10 +270,44 @@ mod tests {
 
     #[test]
     fn responses() {
-        let (s, b) = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").unwrap();
-        assert_eq!((s, b.as_slice()), (200, &b"{}"[..]));
+        let a = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+        assert_eq!(
+            (a.status, a.body.as_slice(), a.location),
+            (200, &b"{}"[..], None)
+        );
         let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
-        assert_eq!(parse_response(raw).unwrap().1, b"{}");
+        assert_eq!(parse_response(raw).unwrap().body, b"{}");
+        let moved =
+            parse_response(b"HTTP/1.1 302 Found\r\nlocation:  /elsewhere \r\n\r\n").unwrap();
+        assert_eq!(moved.location.as_deref(), Some("/elsewhere"));
         assert!(parse_response(b"garbage").is_none());
+    }
+
+    #[test]
+    fn redirects_and_ttls() {
+        let base = "http://r.example:8080/v1/route?_t=1";
+        assert_eq!(
+            join_url(base, "https://x.example/y").unwrap(),
+            "https://x.example/y"
+        );
+        assert_eq!(
+            join_url(base, "/a?b=1").unwrap(),
+            "http://r.example:8080/a?b=1"
+        );
+        assert_eq!(
+            join_url(base, "other").unwrap(),
+            "http://r.example:8080/v1/other"
+        );
+        use serde_json::json;
+        for (ttl, number) in [
+            (json!(3600), 3600.0),
+            (json!("3600"), 3600.0),
+            (json!(" 5 "), 5.0),
+            (json!(""), 0.0),
+            (json!(null), 0.0),
+        ] {
+            assert_eq!(js_number(&ttl), number, "{ttl}");
+        }
+        assert!(js_number(&json!("soon")).is_nan());
     }
 }
