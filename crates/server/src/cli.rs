@@ -3,16 +3,77 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::config::{App, Config, Limits};
+use crate::leancloud::{export, import};
 use crate::server::Server;
+use crate::store::{SqliteStore, Store};
 
 /// A self-hostable server for the LeanCloud realtime v2 protocol.
 #[derive(Parser, Debug)]
-#[command(name = "leanrt-server", version, about)]
+#[command(
+    name = "leanrt-server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Args,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Pull an app's conversations and message history from LeanCloud's REST API
+    /// into a directory (resumable: run it again to go on).
+    Export(ExportArgs),
+    /// Load exported conversations and history into the data file (the server must
+    /// not be running on it).
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ExportArgs {
+    /// The app's API domain, e.g. https://abcd1234.api.lncldglobal.com.
+    #[arg(long, env = "LEANCLOUD_API")]
+    api: String,
+    #[arg(long, env = "LEANCLOUD_APP_ID")]
+    app_id: String,
+    /// The app's master key (sent as a header only; never logged or written).
+    #[arg(long, env = "LEANCLOUD_MASTER_KEY", hide_env_values = true)]
+    master_key: String,
+    /// The export directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Requests per second.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+}
+
+#[derive(clap::Args, Debug)]
+struct ImportArgs {
+    /// Export directories or files (.jsonl, .json, .ndjson, optionally .gz).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// SQLite database file.
+    #[arg(long, env = "LEANRT_DB", default_value = "./leanrt.db")]
+    db: String,
+    /// Members kept per conversation (LeanCloud uses the first 500).
+    #[arg(long, env = "LEANRT_MAX_MEMBERS", default_value_t = 500)]
+    max_members: usize,
+    /// Where records that map to no conversation are written.
+    #[arg(long, default_value = "./leanrt-import-unmapped.jsonl")]
+    unmapped: PathBuf,
+}
+
+/// The server's flags.
+#[derive(clap::Args, Debug)]
 struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "LEANRT_LISTEN", default_value = "127.0.0.1:8080")]
@@ -25,6 +86,15 @@ struct Args {
     /// is accepted.
     #[arg(long = "app", env = "LEANRT_APP", value_delimiter = ' ')]
     apps: Vec<App>,
+    /// An app's master key for the REST API, as ID:MASTER_KEY, without making its
+    /// clients sign; repeatable, space-separated in the environment.
+    #[arg(
+        long = "api-key",
+        env = "LEANRT_API_KEY",
+        value_delimiter = ' ',
+        hide_env_values = true
+    )]
+    api_keys: Vec<App>,
     /// This node's id (default: random).
     #[arg(long, env = "LEANRT_NODE_ID")]
     node_id: Option<String>,
@@ -81,10 +151,14 @@ impl Args {
                 twice.id
             ));
         }
+        if let Some(bare) = self.api_keys.iter().find(|a| a.master_key.is_none()) {
+            return Err(format!("--api-key {:?}: expected ID:MASTER_KEY", bare.id));
+        }
         Ok(Config {
             listen: self.listen,
             db: self.db,
             apps: self.apps,
+            api_keys: self.api_keys,
             public_url: self.public_url,
             max_connections: self.max_connections,
             limits: Limits {
@@ -129,31 +203,48 @@ async fn terminated() {
     }
 }
 
-/// Runs the server as the `leanrt-server` command with `args` (the first being the
-/// program name) until SIGINT or SIGTERM; returns the process exit code.
+/// Runs the `leanrt-server` command with `args` (the first being the program name):
+/// the server until SIGINT or SIGTERM, or `export` or `import`; returns the process
+/// exit code.
 pub fn cli_main(args: Vec<String>) -> i32 {
-    let args = match Args::try_parse_from(args) {
-        Ok(args) => args,
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+    let log = match cli.command {
+        None => cli.serve.log.as_str(),
+        Some(_) => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Export(args)) => run_export(args),
+        Some(Command::Import(args)) => run_import(args),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
+        .map_err(|e| {
             eprintln!("leanrt-server: cannot start the runtime: {e}");
-            return 1;
-        }
+            1
+        })
+}
+
+fn serve(args: Args) -> i32 {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     let config = match args.into_config() {
         Ok(config) => config,
@@ -173,6 +264,74 @@ pub fn cli_main(args: Vec<String>) -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("leanrt-server: {e}");
+            1
+        }
+    }
+}
+
+fn run_export(args: ExportArgs) -> i32 {
+    let options = export::Options {
+        api: args.api,
+        app_id: args.app_id,
+        master_key: args.master_key,
+        out: args.out,
+        rate: args.rate,
+    };
+    match export::run(&options) {
+        Ok(t) => {
+            println!(
+                "exported {} conversations and {} messages ({} pages) to {}",
+                t.conversations,
+                t.messages,
+                t.pages,
+                options.out.display()
+            );
+            if !t.skipped.is_empty() {
+                println!(
+                    "history not exported for {} conversation(s): {}",
+                    t.skipped.len(),
+                    t.skipped.join(" ")
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("leanrt-server export: {e}");
+            1
+        }
+    }
+}
+
+fn run_import(args: ImportArgs) -> i32 {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(async {
+        let store = SqliteStore::open(&args.db).map_err(|e| e.to_string())?;
+        let totals = import::run(&store, &args.inputs, args.max_members, &args.unmapped).await;
+        store.close().await;
+        totals
+    });
+    match result {
+        Ok(t) => {
+            println!(
+                "imported {} conversations ({} new) and {} messages; {} duplicates skipped; {} unmapped records{}",
+                t.conversations,
+                t.created,
+                t.messages,
+                t.duplicates,
+                t.unmapped,
+                if t.unmapped > 0 {
+                    format!(" (written to {})", args.unmapped.display())
+                } else {
+                    String::new()
+                }
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("leanrt-server import: {e}");
             1
         }
     }

@@ -93,6 +93,9 @@ pub struct Config {
     pub db: String,
     /// Known applications. Empty means any appId is accepted, unsigned.
     pub apps: Vec<App>,
+    /// Master keys that open the REST API for an app without making its clients
+    /// sign (an app's key in `apps` opens it too).
+    pub api_keys: Vec<App>,
     /// The WebSocket URL the router hands out; derived from the bound address if unset.
     pub public_url: Option<String>,
     /// Concurrent connections (HTTP and WebSocket) before new ones are refused.
@@ -110,6 +113,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             db: "./leanrt.db".to_owned(),
             apps: Vec::new(),
+            api_keys: Vec::new(),
             public_url: None,
             max_connections: 100_000,
             drain_timeout: Duration::from_secs(5),
@@ -123,6 +127,7 @@ impl Default for Config {
 #[derive(Debug, Default)]
 pub struct Apps {
     by_id: HashMap<String, Option<String>>,
+    rest_keys: HashMap<String, String>,
 }
 
 /// What the server knows about an appId.
@@ -133,13 +138,20 @@ pub enum AppCheck<'a> {
 }
 
 impl Apps {
-    pub fn new(apps: &[App]) -> Self {
+    pub fn new(apps: &[App], api_keys: &[App]) -> Self {
+        let keyed = |a: &App| Some((a.id.clone(), a.master_key.clone()?));
         Apps {
             by_id: apps
                 .iter()
                 .map(|a| (a.id.clone(), a.master_key.clone()))
                 .collect(),
+            rest_keys: apps.iter().chain(api_keys).filter_map(keyed).collect(),
         }
+    }
+
+    /// The master key that opens the REST API for `app_id`, if any.
+    pub fn rest_key(&self, app_id: &str) -> Option<&str> {
+        self.rest_keys.get(app_id).map(String::as_str)
     }
 
     /// Whether `app_id` may connect, and with which signature rules.

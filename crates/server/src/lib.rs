@@ -24,6 +24,8 @@ pub mod domain;
 pub mod hub;
 mod ids;
 mod json;
+mod leancloud;
+mod rest;
 mod router;
 mod server;
 mod service;

@@ -1,6 +1,6 @@
-//! The HTTP side of a connection: reads the request head, then either answers the
-//! router (`GET /v1/route`, §1) and CORS preflights, or upgrades to a WebSocket on
-//! any path.
+//! The HTTP side of a connection: reads the request head, then answers the router
+//! (`GET /v1/route`, §1), CORS preflights and the REST API (`/1.1/…`, `/1.2/…`), or
+//! upgrades to a WebSocket on any path.
 
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ struct Head {
     upgrade: bool,
     key: Option<String>,
     host: Option<String>,
+    /// Every header, for the REST API.
+    headers: Vec<(String, String)>,
     len: usize,
 }
 
@@ -52,6 +54,16 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, httparse::Error> {
         upgrade: header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")),
         key: header("sec-websocket-key"),
         host: header("host"),
+        headers: req
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_owned(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect(),
         method: req.method.unwrap_or_default().to_owned(),
         path: req.path.unwrap_or_default().to_owned(),
         len,
@@ -78,7 +90,7 @@ async fn read_head(stream: &mut TcpStream) -> Option<(Head, Vec<u8>)> {
 pub async fn respond(stream: &mut TcpStream, status: &str, body: &str) {
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, OPTIONS\r\n\
+         Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS\r\n\
          Access-Control-Allow-Headers: *\r\nAccess-Control-Max-Age: 86400\r\n\
          Cache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -163,6 +175,11 @@ pub async fn accept(mut stream: TcpStream, shared: &Shared) -> Option<WebSocketS
         return Some(ws);
     }
     let path = head.path.split('?').next().unwrap_or_default();
+    if head.method != "OPTIONS" && crate::rest::is_rest_path(path) {
+        let rest = buf[head.len..].to_vec();
+        crate::rest::serve(stream, shared, &head.method, &head.path, head.headers, rest).await;
+        return None;
+    }
     let (status, body) = match (head.method.as_str(), path) {
         ("OPTIONS", _) => ("204 No Content", String::new()),
         ("GET", "/v1/route") => route(shared, &head),

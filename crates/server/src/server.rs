@@ -80,7 +80,7 @@ impl Server {
         let node: Arc<str> = Arc::from(config.node_id.clone().unwrap_or_else(random_id));
         let service = Arc::new(Service {
             limits: config.limits.clone(),
-            apps: Apps::new(&config.apps),
+            apps: Apps::new(&config.apps, &config.api_keys),
             store: backends.store,
             hub: backends.hub,
             signatures: Signatures::new(config.limits.signature_window, backends.nonces),

@@ -28,7 +28,7 @@ async fn a_restart_keeps_conversations_messages_and_offline_queues() {
     let ack = a.say(&cid, "kept").await;
     server.shutdown().await.expect("shutdown");
 
-    assert_eq!(schema_version(&db), 2);
+    assert_eq!(schema_version(&db), 3);
     let schema = rusqlite::Connection::open(&db).expect("open");
     let mode: String = schema
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))

@@ -118,5 +118,5 @@ async fn a_v1_file_keeps_its_data_and_each_pending_message_once() {
     }
     server.shutdown().await.expect("shutdown");
 
-    assert_eq!(schema_version(&db), 2);
+    assert_eq!(schema_version(&db), 3);
 }

@@ -7,8 +7,8 @@ use futures_util::FutureExt;
 use leanrt_protocol::command::{Direct, Logs};
 use leanrt_protocol::ErrorCode;
 
+use super::admin::transient_message;
 use super::{retrying, Codes, Failure, Service, SessionCtx};
-use crate::domain::event::{Event, Push};
 use crate::domain::{rules, NewMessage, StoredMessage};
 use crate::ids::message_id;
 use crate::store::{Ack, LogRange, Pending, PendingPage, StoreResult};
@@ -82,22 +82,8 @@ impl Service {
             .map_err(|e| DIRECT.failure(e))?
             .filter(|c| rules::may_send(c, &s.client).is_ok())
             .ok_or(ErrorCode::InvalidMessagingTarget)?;
-        let now = now_ms();
-        let push = Push::new(Event::Transient(Arc::new(StoredMessage {
-            cid: Arc::from(req.cid.as_str()),
-            seq: 0,
-            id: message_id(now),
-            from: s.client.to_string(),
-            data: req.msg,
-            timestamp: now,
-            ack_at: None,
-            receipt: false,
-        })));
-        if conv.transient {
-            self.hub.deliver_room(&conv.id, Some(&s.id), &[push]).await;
-        } else {
-            self.hub.deliver(&conv.members, Some(&s.id), &[push]).await;
-        }
+        let msg = transient_message(&req.cid, s.client.to_string(), req.msg);
+        self.push_transient(&conv, Some(&s.id), msg).await;
         Ok(())
     }
 
@@ -118,6 +104,9 @@ impl Service {
             before: req.before,
             after: req.after,
             limit: limit as usize,
+            oldest: false,
+            include_before: false,
+            include_after: false,
         };
         let store = self.store.clone();
         retrying(|| store.logs(range.clone(), rules::may_read))

@@ -2,6 +2,7 @@
 //! applied once for every store, hub and wire dialect. Wire codecs call it with typed
 //! requests and render what it returns; it talks to the store and the hub only.
 
+mod admin;
 mod conversations;
 mod dispatch;
 mod messages;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use leanrt_protocol::ErrorCode;
 
+pub use admin::SendAs;
 pub use messages::Appending;
 
 use crate::auth::Signatures;

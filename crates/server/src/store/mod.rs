@@ -73,7 +73,8 @@ pub type Change = Box<dyn FnOnce(&mut Conversation) -> Result<Vec<String>, Refus
 /// Decides whether a message may be appended to a conversation (a domain rule).
 pub type Admit = fn(&Conversation, &str) -> Result<(), Refusal>;
 
-/// A `logs` request (§6.6), bounds exclusive, newest `limit` returned oldest first.
+/// A `logs` request (§6.6): the newest `limit` messages between the bounds (the
+/// oldest `limit` when `oldest`), returned oldest first.
 #[derive(Clone, Debug)]
 pub struct LogRange {
     pub cid: String,
@@ -82,6 +83,11 @@ pub struct LogRange {
     pub before: Bound,
     pub after: Bound,
     pub limit: usize,
+    pub oldest: bool,
+    /// Whether the message a bound names is itself in the range (else bounds are
+    /// exclusive).
+    pub include_before: bool,
+    pub include_after: bool,
 }
 
 /// What a login owes one member in one conversation: every message with a seq in
@@ -143,6 +149,37 @@ pub struct Committed {
 pub struct Commit {
     pub messages: Vec<Committed>,
     pub receipts: Vec<ReceiptDue>,
+}
+
+/// One exported conversation and its history, for [`Store::import`].
+#[derive(Clone, Debug)]
+pub struct Import {
+    /// The record; an existing conversation with this id keeps its own.
+    pub conv: Conversation,
+    /// Oldest first.
+    pub messages: Vec<ImportedMessage>,
+}
+
+/// A message from an export: its id, time and first delivery are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportedMessage {
+    pub id: String,
+    pub from: String,
+    pub data: String,
+    pub timestamp: i64,
+    pub ack_at: Option<i64>,
+    /// The record's other fields (`bin`, `from-ip`, unknown keys) as a JSON object.
+    pub meta: Option<String>,
+}
+
+/// What one [`Store::import`] changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Imported {
+    /// The conversation was new.
+    pub created: bool,
+    pub messages: usize,
+    /// Messages whose id was stored already (or given twice).
+    pub duplicates: usize,
 }
 
 /// Counters of the store's work, for tests and metrics.
@@ -216,6 +253,16 @@ pub trait Store: Send + Sync + 'static {
         pending: &Pending,
         limit: usize,
     ) -> BoxFuture<'static, StoreResult<PendingPage>>;
+
+    /// Adds an exported conversation atomically: its record unless the id exists,
+    /// and every message whose id is new, merged into the history by timestamp (the
+    /// conversation is re-sequenced when one lands before a stored message). Imported
+    /// messages count as delivered to every member, so no login pushes them; what a
+    /// member was owed before stays owed. Nothing is streamed to [`Store::commits`].
+    /// Re-sequencing renumbers deliveries that sessions may hold, so run it with no
+    /// sessions in the conversation (the `import` command runs with the server
+    /// stopped).
+    fn import(&self, import: Import) -> BoxFuture<'static, StoreResult<Imported>>;
 
     /// The commit stream; the first caller takes it.
     fn commits(&self) -> Option<mpsc::Receiver<Commit>>;

@@ -32,8 +32,8 @@ use tokio::sync::{mpsc, oneshot};
 use self::readers::{Priority, Readers};
 use self::writer::{AckQueue, Job, Writer};
 use super::{
-    backend, Ack, Admit, Change, Commit, LogRange, Pending, PendingPage, QueryHit, Store,
-    StoreResult, StoreStats,
+    backend, Ack, Admit, Change, Commit, Import, Imported, LogRange, Pending, PendingPage,
+    QueryHit, Store, StoreResult, StoreStats,
 };
 use crate::domain::query::Query;
 use crate::domain::{Conversation, NewMessage, StoredMessage};
@@ -68,6 +68,31 @@ pub struct SqliteStore {
     stats: Arc<StoreStats>,
     /// The file behind `:memory:`, removed on close.
     ephemeral: Option<PathBuf>,
+    /// Held while open: one process per data file (another would hold stale seqs
+    /// and cursors in its writer's memory).
+    lock: Arc<Mutex<Option<std::fs::File>>>,
+}
+
+/// Locks `file.lock` for this process, or says who holds it.
+fn lock(file: &std::path::Path) -> StoreResult<std::fs::File> {
+    let mut path = file.as_os_str().to_owned();
+    path.push(".lock");
+    let path = PathBuf::from(path);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| backend(format!("{}: {e}", path.display())))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(backend(format!(
+            "{} is in use by another leanrt-server process (it holds {}); stop that one first",
+            file.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(backend(format!("{}: {e}", path.display()))),
+    }
 }
 
 fn open_conn(path: &std::path::Path, pragmas: &str) -> StoreResult<Connection> {
@@ -90,6 +115,10 @@ impl SqliteStore {
             ))
         });
         let file = ephemeral.clone().unwrap_or_else(|| PathBuf::from(path));
+        let held = match ephemeral {
+            None => Some(lock(&file)?),
+            Some(_) => None,
+        };
         let sync = if ephemeral.is_some() { "OFF" } else { "NORMAL" };
         let mut conn = open_conn(
             &file,
@@ -143,6 +172,7 @@ impl SqliteStore {
             commits: Mutex::new(Some(commits)),
             stats,
             ephemeral,
+            lock: Arc::new(Mutex::new(held)),
         })
     }
 
@@ -260,6 +290,10 @@ impl Store for SqliteStore {
             .run(move |c| reads::pending_page(c, &client, &pending, limit))
     }
 
+    fn import(&self, import: Import) -> BoxFuture<'static, StoreResult<Imported>> {
+        self.submit(move |w| w.import(import))
+    }
+
     fn commits(&self) -> Option<mpsc::Receiver<Commit>> {
         self.commits.lock().ok().and_then(|mut c| c.take())
     }
@@ -276,12 +310,14 @@ impl Store for SqliteStore {
         self.scanners.stop();
         let checkpointer = self.checkpointer.stop_handle();
         let ephemeral = self.ephemeral.clone();
+        let lock = self.lock.clone();
         async move {
             let _ = tokio::task::spawn_blocking(move || {
                 if let Some(writer) = writer {
                     let _ = writer.join();
                 }
                 checkpointer.stop();
+                drop(lock.lock().ok().and_then(|mut l| l.take()));
                 if let Some(file) = ephemeral {
                     remove_files(&file);
                 }

@@ -283,16 +283,23 @@ fn seq_of(conn: &Connection, num: i64, mid: &str) -> StoreResult<Option<i64>> {
 
 /// A bound as the exclusive seq it stands for. Along seq, the order (timestamp, seq)
 /// is seq order, so a time `t` with a message refines to that message's seq within
-/// the messages of that very millisecond.
+/// the messages of that very millisecond. An inclusive bound takes in the message it
+/// names, or with a time alone that whole millisecond.
 fn bound_seq(
     conn: &Connection,
     num: i64,
     last_seq: i64,
     bound: &Bound,
     upper: bool,
+    inclusive: bool,
 ) -> StoreResult<Option<i64>> {
+    let step = match (upper, inclusive) {
+        (_, false) => 0,
+        (true, true) => 1,
+        (false, true) => -1,
+    };
     let mid = match &bound.mid {
-        Some(mid) => seq_of(conn, num, mid)?,
+        Some(mid) => seq_of(conn, num, mid)?.map(|seq| seq + step),
         None => None,
     };
     let Some(t) = bound.timestamp else {
@@ -304,8 +311,10 @@ fn bound_seq(
     Ok(Some(match (mid, upper) {
         (Some(seq), true) => seq.clamp(at, after),
         (Some(seq), false) => seq.clamp(at - 1, after - 1),
-        // A time alone excludes that whole millisecond.
+        // A time alone excludes (or takes in) that whole millisecond.
+        (None, true) if inclusive => after,
         (None, true) => at,
+        (None, false) if inclusive => at - 1,
         (None, false) => after - 1,
     }))
 }
@@ -316,16 +325,18 @@ pub fn logs(conn: &Connection, range: &LogRange, admit: Admit) -> StoreResult<Ve
     if range.limit == 0 {
         return Ok(Vec::new());
     }
+    let (num, last) = (row.num, row.last_seq);
     let hi =
-        bound_seq(conn, row.num, row.last_seq, &range.before, true)?.unwrap_or(row.last_seq + 1);
-    let lo = bound_seq(conn, row.num, row.last_seq, &range.after, false)?.unwrap_or(0);
+        bound_seq(conn, num, last, &range.before, true, range.include_before)?.unwrap_or(last + 1);
+    let lo = bound_seq(conn, num, last, &range.after, false, range.include_after)?.unwrap_or(0);
     if hi <= lo + 1 {
         return Ok(Vec::new());
     }
     let cid: Arc<str> = Arc::from(range.cid.as_str());
+    let order = if range.oldest { "ASC" } else { "DESC" };
     let mut out = messages(
         conn,
-        &format!("SELECT {MSG_COLUMNS} FROM messages WHERE key > ?1 AND key < ?2 ORDER BY key DESC LIMIT ?3"),
+        &format!("SELECT {MSG_COLUMNS} FROM messages WHERE key > ?1 AND key < ?2 ORDER BY key {order} LIMIT ?3"),
         params![
             message_key(row.num, lo),
             message_key(row.num, hi),
@@ -333,7 +344,9 @@ pub fn logs(conn: &Connection, range: &LogRange, admit: Admit) -> StoreResult<Ve
         ],
         &cid,
     )?;
-    out.reverse();
+    if !range.oldest {
+        out.reverse();
+    }
     Ok(out)
 }
 

@@ -138,8 +138,12 @@ CREATE INDEX conv_attrs_value ON conv_attrs (path, v);
 CREATE INDEX conv_attrs_conv ON conv_attrs (conv);
 "#;
 
+/// Imported messages keep the record's other fields (`bin`, `from-ip`, unknown keys)
+/// as a JSON object; NULL for messages sent to this server.
+const V3: &str = "ALTER TABLE messages ADD COLUMN meta TEXT;";
+
 /// The schema version this build writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Brings the file at `conn` to [`VERSION`], each step in its own transaction.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -167,6 +171,9 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
             attr_index_from_conversations(tx)?;
             tx.execute_batch(V2_SWAP)
         })?;
+    }
+    if version < 3 {
+        step(conn, 3, |tx| tx.execute_batch(V3))?;
     }
     Ok(())
 }

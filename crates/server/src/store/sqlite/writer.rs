@@ -7,6 +7,8 @@
 //! messages streamed, only after `COMMIT`. Any failure of the backend fails the whole
 //! batch: it is rolled back and everything the writer remembers is forgotten.
 
+mod import;
+
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -424,7 +426,14 @@ impl Writer {
                 }
             }
         }
-        let num = rows::insert_conv(&self.conn, &conv);
+        self.insert_conversation(&conv)?;
+        Ok((conv, true))
+    }
+
+    /// Inserts a new conversation: its row, its members' cursors at 0, its `attr`
+    /// index, and its cache entry.
+    fn insert_conversation(&mut self, conv: &Conversation) -> StoreResult<()> {
+        let num = rows::insert_conv(&self.conn, conv);
         let num = self.check(num)?;
         self.add_member_rows(num, &conv.members, 0)?;
         let indexed = rows::index_attr(&self.conn, num, conv.attr.as_ref());
@@ -433,8 +442,7 @@ impl Writer {
             num,
             conv: conv.clone(),
             last_seq: 0,
-        })?;
-        Ok((conv, true))
+        })
     }
 
     fn add_member_rows(&mut self, num: i64, ids: &[String], acked: i64) -> StoreResult<()> {

@@ -1,0 +1,49 @@
+//! Who is online: `POST /1.2/rtm/clients/check-online` (`client_ids`), the v1.1
+//! `POST /1.1/rtm/online` (`peers`), and the number of clients in a chat room.
+
+use serde_json::{json, Value};
+
+use super::request::Request;
+use super::{Error, Reply};
+use crate::service::Service;
+
+/// ClientIds one request may ask about.
+const MAX_IDS: usize = 20;
+
+/// `{"results": [...]}`: the online ones among the ids asked about, in their order.
+pub async fn online(service: &Service, req: &Request, field: &str) -> Reply {
+    let ids: Vec<String> = match req.body.get(field) {
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::bad_request(format!("{field} must be clientId strings")))?,
+        _ => {
+            return Err(Error::bad_request(format!(
+                "{field} (an array) is required"
+            )))
+        }
+    };
+    if ids.len() > MAX_IDS {
+        return Err(Error::bad_request(format!(
+            "{field}: at most {MAX_IDS} clientIds"
+        )));
+    }
+    let online = service.online(&ids).await;
+    let results: Vec<&String> = ids
+        .iter()
+        .zip(online)
+        .filter_map(|(id, on)| on.then_some(id))
+        .collect();
+    Ok(json!({ "results": results }))
+}
+
+/// `{"result": n}`: distinct clientIds connected to chat room `cid`.
+pub async fn room_count(service: &Service, cid: &str) -> Reply {
+    service
+        .find_conversation(cid)
+        .await?
+        .filter(|c| c.transient)
+        .ok_or_else(|| Error::not_found(format!("no chat room {cid}")))?;
+    Ok(json!({ "result": service.room_count(cid).await }))
+}
