@@ -151,13 +151,13 @@ test('export refuses bad credentials and a wrong domain, without printing the ke
   const closed = await run(['export', '--api', 'http://127.0.0.1:1', '--app-id', APP, '--master-key', KEY, '--out', path.join(tmp, 'bad2')])
   assert.equal(closed.code, 1)
   assert.match(closed.stderr, /cannot reach http:\/\/127\.0\.0\.1:1: .*check --api/)
-  // A host that answers, but not as LeanCloud: a leanrt-server (its REST subset has no
-  // scan API: JSON 404s), and a web page.
-  const notApi = await startServer({ app: APP, args: ['--api-key', `${APP}:${KEY}`] })
-  const wrong = await run(['export', '--api', notApi.routerUrl, '--app-id', APP, '--master-key', KEY, '--out', path.join(tmp, 'bad3')])
+  // A host that answers, but not as LeanCloud: JSON 404s for every path, and a web page.
+  const notApi = http.createServer((req, res) => { res.statusCode = 404; res.end('{"error":"not found"}') })
+  await new Promise((resolve) => notApi.listen(0, '127.0.0.1', resolve))
+  const wrong = await run(['export', '--api', `http://127.0.0.1:${notApi.address().port}`, '--app-id', APP, '--master-key', KEY, '--out', path.join(tmp, 'bad3')])
+  notApi.close()
   assert.equal(wrong.code, 1)
   assert.match(wrong.stderr, /scanning _Conversation: HTTP 404: .*check --api/)
-  await notApi.stop()
   const page = http.createServer((req, res) => res.end('<html>welcome</html>'))
   await new Promise((resolve) => page.listen(0, '127.0.0.1', resolve))
   const html = await run(['export', '--api', `http://127.0.0.1:${page.address().port}`, '--app-id', APP, '--master-key', KEY, '--out', path.join(tmp, 'bad4')])
@@ -287,4 +287,31 @@ test('the original 2.4.0 SDK reads the imported conversations and history back, 
   assert.deepEqual(bobGot.map((m) => m.msg), ['after the move'])
   assert.deepEqual(received, [])
   assertNoUncaught(assert)
+})
+
+test('leanrt-server speaks enough of the API for export itself: scan, count and history come back whole', async () => {
+  // The imported server, now with its REST API open: the same export tool reads it
+  // back (the app-wide history endpoint is refused, so history is read per conversation).
+  await closeAll()
+  await srv.stop()
+  srv = await startServer({ app: APP, dbPath: path.join(tmp, 'leanrt.db'), args: ['--api-key', `${APP}:${KEY}`] })
+  const again = path.join(tmp, 'export-again')
+  const out = await run(['export', '--api', srv.routerUrl, '--app-id', APP, '--master-key', KEY, '--out', again, '--rate', '1000'])
+  assert.equal(out.code, 0, out.stderr)
+  assert.match(out.stderr, /app-wide history endpoint refused \(HTTP 400/)
+  assert.match(out.stderr, new RegExp(`history of ${SYS} not exported: a system conversation`))
+  const rows = jsonLines(path.join(again, '_Conversation.jsonl'))
+  assert.deepEqual(rows.map((r) => r.objectId).sort(), conversations.map((c) => c.objectId).sort())
+  const main = rows.find((r) => r.objectId === MAIN)
+  for (const k of ['c', 'm', 'name', 'attr', 'createdAt', 'geo', 'owner', 'due', 'avatar', 'raw', 'ACL']) {
+    assert.deepEqual(main[k], conversations[0][k], k)
+  }
+  const dir = path.join(again, 'messages')
+  const back = fs.readdirSync(dir).sort().flatMap((f) => jsonLines(path.join(dir, f)))
+  const text = (d) => typeof d === 'string' ? d : JSON.stringify(Object.fromEntries(Object.entries(d).sort()))
+  const key = (r) => [r['msg-id'], r.to, r.from, r.timestamp, text(r.data)].join('|')
+  const live = back.filter((r) => r.data === 'after the move')
+  assert.equal(live.length, 1, 'the message sent after the import')
+  assert.deepEqual(back.filter((r) => r.data !== 'after the move').map(key).sort(), mapped.map(key).sort())
+  assert.equal(new Set(back.map((r) => r['msg-id'])).size, back.length, 'no record twice')
 })

@@ -10,7 +10,7 @@ const crypto = require('node:crypto')
 
 const { startServer, stopAll } = require('./helpers/server')
 const { originalFactory, closeAll, assertNoUncaught } = require('./helpers/original')
-const { sleep } = require('./leanrt-common')
+const { cb, sleep, until } = require('./leanrt-common')
 
 const APP = 'restApp'
 const KEY = 'rest-master-key'
@@ -23,20 +23,8 @@ let room
 const bobGot = []
 const aliceGot = []
 
-function call (what, fn, ms = 10000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no callback in ${ms} ms`)), ms)
-    fn((v) => { clearTimeout(timer); resolve(v) })
-  })
-}
-
-async function until (what, check, ms = 5000) {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await sleep(20)
-  }
-}
+const call = (what, fn) => cb(fn, 10000, what)
+const waitFor = (what, check) => until(check, what)
 
 function reset () {
   bobGot.length = 0
@@ -107,7 +95,7 @@ test('send in a client\'s name (v1.2): members get it live, and it is history', 
   const r = await api('POST', `/1.2/rtm/conversations/${room.id}/messages`, { body: { from_client: 'system', message: 'deploy done' } })
   assert.equal(r.status, 200)
   assert.deepEqual(Object.keys(r.body).sort(), ['msg-id', 'timestamp'])
-  await until('bob and alice get it', () => bobGot.length === 1 && aliceGot.length === 1)
+  await waitFor('bob and alice get it', () => bobGot.length === 1 && aliceGot.length === 1)
   for (const m of [bobGot[0], aliceGot[0]]) {
     assert.equal(m.fromPeerId, 'system')
     assert.equal(m.msg, 'deploy done')
@@ -118,7 +106,7 @@ test('send in a client\'s name (v1.2): members get it live, and it is history', 
   const typed = { _lctype: -1, _lctext: 'typed', _lcattrs: { k: 1 } }
   const t = await api('POST', `/1.2/rtm/conversations/${room.id}/messages`, { body: { from_client: 'system', message: typed } })
   assert.equal(t.status, 200)
-  await until('the typed one', () => bobGot.length === 2)
+  await waitFor('the typed one', () => bobGot.length === 2)
   assert.deepEqual(bobGot[1].msg, { type: 'text', text: 'typed', attr: { k: 1 } })
   const history = await api('GET', `/1.2/rtm/conversations/${room.id}/messages?limit=10`)
   assert.equal(history.status, 200)
@@ -177,14 +165,14 @@ test('history pages as LeanCloud documents: bounds, include_start/include_stop, 
   assert.deepEqual(log.map((m) => m.msg), ['m1', 'm2', 'm3', 'm4', 'm5'])
   // What is not served says so.
   const appWide = await api('GET', '/1.1/rtm/messages/history?limit=5')
-  assert.equal(appWide.status, 501)
+  assert.deepEqual([appWide.status, appWide.body.code], [400, 1])
   assert.match(appWide.body.error, /pass convid/)
   const all = await api('GET', '/1.2/rtm/messages')
-  assert.equal(all.status, 501)
+  assert.deepEqual([all.status, all.body.code], [400, 1])
   const bad = await api('GET', `${base}?limit=ten`)
   assert.deepEqual([bad.status, bad.body.code], [400, 1])
   assert.match(bad.body.error, /limit must be an integer/)
-  await until('bob got all five live', () => bobGot.length === 5)
+  await waitFor('bob got all five live', () => bobGot.length === 5)
 })
 
 test('v1.1 send: transient unless told otherwise, as LeanCloud kept it', async () => {
@@ -192,17 +180,17 @@ test('v1.1 send: transient unless told otherwise, as LeanCloud kept it', async (
   const before = await api('GET', `/1.2/rtm/conversations/${room.id}/messages?limit=100`)
   const t = await api('POST', '/1.1/rtm/messages', { body: { from_peer: 'bot', conv_id: room.id, message: 'passing' } })
   assert.equal(t.status, 200)
-  await until('the transient one', () => bobGot.length === 1)
+  await waitFor('the transient one', () => bobGot.length === 1)
   assert.equal(bobGot[0].msg, 'passing')
   const s = await api('POST', '/1.1/rtm/messages', { body: { from_peer: 'bot', conv_id: room.id, message: 'kept', transient: false } })
   assert.equal(s.status, 200)
-  await until('the stored one', () => bobGot.length === 2)
+  await waitFor('the stored one', () => bobGot.length === 2)
   const afterSend = await api('GET', `/1.2/rtm/conversations/${room.id}/messages?limit=100`)
   assert.equal(afterSend.body.length, before.body.length + 1)
   assert.equal(afterSend.body[0].data, 'kept')
   assert.equal(afterSend.body[0]['msg-id'], s.body['msg-id'])
   const peers = await api('POST', '/1.1/rtm/messages', { body: { from_peer: 'bot', conv_id: room.id, message: 'x', to_peers: ['bob'] } })
-  assert.equal(peers.status, 501)
+  assert.deepEqual([peers.status, peers.body.code], [400, 1])
   assert.match(peers.body.error, /to_peers/)
 })
 
@@ -261,7 +249,155 @@ test('conversation lookup, presence and chat room counts', async () => {
   // A message sent to the chat room reaches its participants.
   const sent = await api('POST', `/1.2/rtm/chatrooms/${chat.id}/messages`, { body: { from_client: 'host', message: 'welcome' } })
   assert.equal(sent.status, 200)
-  await until('bob in the room', () => bobGot.some((m) => m.msg === 'welcome'))
+  await waitFor('bob in the room', () => bobGot.some((m) => m.msg === 'welcome'))
+})
+
+test('unread counts: what an offline member is owed, then 0 once it logged in and acked', async () => {
+  reset()
+  const made = await api('POST', '/1.2/rtm/conversations', { body: { name: 'unread', c: 'alice', m: ['dave', 'alice'] } })
+  assert.equal(made.status, 201)
+  assert.deepEqual(made.body.m, ['dave', 'alice'], 'exactly the members given')
+  const id = made.body.objectId
+  for (let i = 0; i < 3; i++) {
+    const r = await api('POST', `/1.2/rtm/conversations/${id}/messages`, { body: { from_client: 'alice', message: `u${i}` } })
+    assert.equal(r.status, 200)
+  }
+  const count = async (path) => {
+    const r = await api('GET', path)
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    return r.body.count
+  }
+  assert.equal(await count('/1.2/rtm/clients/dave/unread-count'), 3)
+  assert.equal(await count(`/1.2/rtm/clients/dave/unread-count?conv_id=${id}`), 3)
+  assert.equal(await count(`/1.2/rtm/clients/dave/unread-count?conv_id=${room.id}`), 0)
+  assert.equal(await count('/1.1/rtm/messages/unread/dave'), 3)
+  assert.equal(await count(`/1.1/rtm/messages/unread/dave/${id}`), 3)
+  assert.equal(await count(`/1.2/rtm/clients/alice/unread-count?conv_id=${id}`), 0, 'her own messages')
+  const got = []
+  let dave
+  // Listening from the open callback on: the login push may come in the same read.
+  await call('open dave', (cb) => {
+    dave = rt({ appId: APP, clientId: 'dave' }, (opened) => {
+      dave.on('message', (m) => got.push(m.msg))
+      cb(opened)
+    })
+  })
+  await waitFor('dave gets what he was owed', () => got.length === 3)
+  assert.deepEqual(got, ['u0', 'u1', 'u2'])
+  const deadline = Date.now() + 5000
+  while (await count('/1.2/rtm/clients/dave/unread-count') !== 0) {
+    assert.ok(Date.now() < deadline, 'his acks bring the count to 0')
+    await sleep(50)
+  }
+})
+
+test('conversations as a class: create, query, count, update with __op on m, delete, scan', async () => {
+  reset()
+  const base = '/1.1/classes/_Conversation'
+  const made = await api('POST', base, { body: { name: 'class one', c: 'alice', m: ['alice', 'erin'], level: 1, ACL: { '*': { read: true } } } })
+  assert.equal(made.status, 201)
+  assert.deepEqual(Object.keys(made.body).sort(), ['createdAt', 'objectId'])
+  const id = made.body.objectId
+  const full = await api('POST', `${base}?fetchWhenSave=true`, { body: { name: 'class two', m: { __op: 'AddUnique', objects: ['erin'] } } })
+  assert.equal(full.status, 201)
+  assert.deepEqual([full.body.name, full.body.m, full.body.c], ['class two', ['erin'], ''])
+  const two = full.body.objectId
+  const one = await api('GET', `${base}/${id}`)
+  assert.deepEqual([one.body.level, one.body.ACL, one.body.m], [1, { '*': { read: true } }, ['alice', 'erin']])
+
+  const put = async (body, query = '') => api('PUT', `${base}/${id}${query}`, { body })
+  const added = await put({ m: { __op: 'AddUnique', objects: ['frank', 'erin'] }, level: 2 })
+  assert.equal(added.status, 200)
+  assert.deepEqual(Object.keys(added.body).sort(), ['objectId', 'updatedAt'])
+  assert.deepEqual((await api('GET', `${base}/${id}`)).body.m, ['alice', 'erin', 'frank'])
+  await put({ m: { __op: 'Remove', objects: ['erin'] } })
+  const set = await put({ m: ['frank', 'gina'], 'attr.color': 'red' }, '?new=true')
+  assert.deepEqual([set.body.m, set.body.attr, set.body.level], [['frank', 'gina'], { color: 'red' }, 2])
+  const cleared = await put({ level: { __op: 'Delete' } }, '?fetchWhenSave=true')
+  assert.equal(cleared.body.level, null)
+  for (const [body, error] of [
+    [{ mu: ['x'] }, /mu/], [{ level: { __op: 'Increment', amount: 1 } }, /Increment/], [{ c: 'zed' }, /cannot set c/],
+    [{ m: { __op: 'Add', objects: 'x' } }, /m.objects/]
+  ]) {
+    const r = await put(body)
+    assert.equal(r.status, 400, JSON.stringify(body))
+    assert.match(r.body.error, error)
+  }
+  const members = await api('GET', `/1.2/rtm/conversations/${id}/members`)
+  assert.deepEqual(members.body, { result: ['frank', 'gina'] })
+  await api('POST', `/1.2/rtm/conversations/${id}/members`, { body: { client_ids: ['hana'] } })
+  await api('DELETE', `/1.2/rtm/conversations/${id}/members`, { body: { client_ids: ['frank'] } })
+  assert.deepEqual((await api('GET', `/1.2/rtm/conversations/${id}/members`)).body, { result: ['gina', 'hana'] })
+
+  const q = async (query) => {
+    const r = await api('GET', `${base}?${query}`)
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    return r.body
+  }
+  const where = (w) => `where=${encodeURIComponent(JSON.stringify(w))}`
+  assert.deepEqual((await q(where({ name: { $in: ['class one', 'class two'] } }) + '&order=name')).results.map((c) => c.objectId), [id, two])
+  assert.deepEqual((await q(where({ m: 'gina' }))).results.map((c) => c.objectId), [id])
+  const counted = await q(where({ name: { $regex: '^class' } }) + '&limit=0&count=1')
+  assert.deepEqual(counted, { results: [], count: 2 })
+  const paged = await q(where({ name: { $regex: '^class' } }) + '&order=-name&limit=1&skip=1&count=1')
+  assert.deepEqual([paged.results.map((c) => c.name), paged.count], [['class one'], 2])
+  const everything = await q('count=1&limit=1000')
+  assert.equal(everything.count, everything.results.length)
+  const badWhere = await api('GET', `${base}?where=nope`)
+  assert.deepEqual([badWhere.status, badWhere.body.code], [400, 1])
+
+  // Scan: every conversation once, in objectId order, two at a time.
+  const seen = []
+  let cursor = ''
+  for (let pages = 0; pages < 100; pages++) {
+    const page = await api('GET', `/1.1/scan/classes/_Conversation?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+    assert.equal(page.status, 200)
+    seen.push(...page.body.results.map((c) => c.objectId))
+    if (!page.body.cursor) break
+    cursor = page.body.cursor
+  }
+  assert.deepEqual(seen, everything.results.map((c) => c.objectId).sort())
+
+  const sent = await api('POST', `/1.2/rtm/conversations/${two}/messages`, { body: { from_client: 'zoe', message: 'doomed' } })
+  assert.equal(sent.status, 200)
+  assert.equal((await api('GET', `/1.2/rtm/clients/erin/unread-count?conv_id=${two}`)).body.count, 1)
+  const gone = await api('DELETE', `${base}/${two}`)
+  assert.deepEqual([gone.status, gone.body], [200, {}])
+  assert.equal((await api('GET', `${base}/${two}`)).status, 404)
+  assert.equal((await api('DELETE', `${base}/${two}`)).status, 404)
+  assert.equal((await api('GET', `/1.2/rtm/conversations/${two}/messages`)).status, 404)
+  // The newest conversation was deleted: the next one may take its row number, and
+  // must inherit none of its history or cursors.
+  const three = await api('POST', base, { body: { name: 'after delete', m: ['erin'] } })
+  assert.equal(three.status, 201)
+  assert.deepEqual((await api('GET', `/1.2/rtm/conversations/${three.body.objectId}/messages`)).body, [])
+  assert.equal((await api('GET', '/1.2/rtm/clients/erin/unread-count')).body.count, 0)
+  const sys = await api('POST', base, { body: { name: 'notices', sys: true } })
+  assert.deepEqual([sys.status, sys.body.code], [400, 1])
+})
+
+test('kick: every session of the client gets session closed 4115, then a close with 4115', async () => {
+  reset()
+  let closeCode = null
+  bob.cache.ws.on('close', (code) => { closeCode = code })
+  const r = await api('POST', '/1.2/rtm/clients/bob/kick', { body: { reason: 'maintenance' } })
+  assert.equal(r.status, 200)
+  assert.deepEqual(r.body, {})
+  await waitFor('bob is told and closed', () => closeCode !== null)
+  assert.equal(closeCode, 4115)
+  const told = (bob.cache.rawIn || []).map((t) => JSON.parse(t)).filter((f) => f.cmd === 'session' && f.op === 'closed')
+  assert.deepEqual(told, [{ cmd: 'session', op: 'closed', code: 4115, reason: 'KICKED_BY_APP' }])
+  const online = await api('POST', '/1.2/rtm/clients/check-online', { body: { client_ids: ['alice', 'bob'] } })
+  assert.deepEqual(online.body, { results: ['alice'] }, 'bob is offline (2.4.0 reconnects 5 s later by itself)')
+  // v1.1, and its checks.
+  const v11 = await api('POST', '/1.1/rtm/client/kick', { body: { client_id: 'nobody', reason: 'x' } })
+  assert.deepEqual([v11.status, v11.body], [200, {}])
+  const long = await api('POST', '/1.2/rtm/clients/alice/kick', { body: { reason: 'r'.repeat(21) } })
+  assert.deepEqual([long.status, long.body.code], [400, 1])
+  const none = await api('POST', '/1.1/rtm/client/kick', { body: {} })
+  assert.deepEqual([none.status, none.body.code], [400, 1])
+  const still = await api('POST', '/1.2/rtm/clients/check-online', { body: { client_ids: ['alice'] } })
+  assert.deepEqual(still.body, { results: ['alice'] }, 'refused kicks kick nobody')
 })
 
 test('a message the API acknowledged survives kill -9 and a restart', async () => {

@@ -86,10 +86,19 @@ async fn read_head(stream: &mut TcpStream) -> Option<(Head, Vec<u8>)> {
     Some((head, buf))
 }
 
-/// Writes a complete response with CORS headers and closes the stream.
+/// The browser shim (`GET /leanrt-shim.js`) that points the original 2.4.0 bundle at
+/// this server.
+const SHIM: &str = include_str!("../assets/leanrt-shim.js");
+
+/// Writes a complete JSON response with CORS headers and closes the stream.
 pub async fn respond(stream: &mut TcpStream, status: &str, body: &str) {
+    respond_as(stream, status, "application/json", body).await
+}
+
+/// Writes a complete response of `content_type` with CORS headers and closes the stream.
+async fn respond_as(stream: &mut TcpStream, status: &str, content_type: &str, body: &str) {
     let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS\r\n\
          Access-Control-Allow-Headers: *\r\nAccess-Control-Max-Age: 86400\r\n\
          Cache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
@@ -178,6 +187,16 @@ pub async fn accept(mut stream: TcpStream, shared: &Shared) -> Option<WebSocketS
     if head.method != "OPTIONS" && crate::rest::is_rest_path(path) {
         let rest = buf[head.len..].to_vec();
         crate::rest::serve(stream, shared, &head.method, &head.path, head.headers, rest).await;
+        return None;
+    }
+    if head.method == "GET" && path == "/leanrt-shim.js" {
+        respond_as(
+            &mut stream,
+            "200 OK",
+            "application/javascript; charset=utf-8",
+            SHIM,
+        )
+        .await;
         return None;
     }
     let (status, body) = match (head.method.as_str(), path) {

@@ -297,6 +297,9 @@ pub async fn serve<S>(
             reason: close_reason(code).into(),
         };
         let closing = async {
+            if let Some(notice) = json::closing_notice(code) {
+                sink.send(Message::text(notice)).await?;
+            }
             sink.send(Message::Close(Some(frame))).await?;
             while let Some(Ok(msg)) = stream.next().await {
                 if msg.is_close() {

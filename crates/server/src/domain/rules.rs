@@ -29,6 +29,9 @@ pub const MAX_NESTING: usize = 64;
 #[derive(Clone, Debug)]
 pub struct StartRequest {
     pub creator: String,
+    /// Whether the creator is the first member (a client starting a conversation);
+    /// one made with the master key has the members it is given.
+    pub creator_joins: bool,
     /// Members as sent, without the creator.
     pub invited: Vec<String>,
     /// `attr` as sent: `name`, `attr` and custom top-level keys.
@@ -65,6 +68,7 @@ pub fn new_conversation(
 ) -> Result<Conversation, Refusal> {
     let StartRequest {
         creator,
+        creator_joins,
         invited,
         mut attr,
         transient,
@@ -72,7 +76,9 @@ pub fn new_conversation(
     } = req;
     let mut members = Vec::new();
     if !transient {
-        members.push(creator.clone());
+        if creator_joins {
+            members.push(creator.clone());
+        }
         for id in invited {
             if !members.contains(&id) {
                 members.push(id);
@@ -192,6 +198,16 @@ pub fn update(
     if !allowed {
         return Err(Refusal::NotMember);
     }
+    apply_update(conv, changes, limits, now)
+}
+
+/// Applies an update's dot paths to `conv`, whoever asks (see [`update`]).
+pub fn apply_update(
+    conv: &mut Conversation,
+    changes: Map<String, Value>,
+    limits: RecordLimits,
+    now: i64,
+) -> Result<(), Refusal> {
     let mut doc = conv.extra.clone();
     if let Some(name) = conv.name.clone() {
         doc.insert("name".into(), Value::String(name));
@@ -292,6 +308,7 @@ mod tests {
     fn start(invited: &[&str], attr: Value, transient: bool) -> Result<Conversation, Refusal> {
         let req = StartRequest {
             creator: "a".into(),
+            creator_joins: true,
             invited: invited.iter().map(|s| s.to_string()).collect(),
             attr: attr.as_object().cloned().unwrap_or_default(),
             transient,

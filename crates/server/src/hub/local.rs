@@ -5,6 +5,7 @@ use std::future::ready;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::future::BoxFuture;
+use leanrt_protocol::ErrorCode;
 
 use super::{Hub, Outbox, SessionId, TooManySessions};
 use crate::domain::event::Push;
@@ -166,6 +167,17 @@ impl Hub for LocalHub {
     fn detach<'a>(&'a self, session: &'a SessionId) -> BoxFuture<'a, ()> {
         self.detach_now(session.conn);
         Box::pin(ready(()))
+    }
+
+    fn kick<'a>(&'a self, client: &'a str, code: ErrorCode) -> BoxFuture<'a, usize> {
+        let st = self.state();
+        let conns = st.by_client.get(client).map_or(&[][..], Vec::as_slice);
+        for conn in conns {
+            if let Some(session) = st.sessions.get(conn) {
+                session.outbox.kill(code);
+            }
+        }
+        Box::pin(ready(conns.len()))
     }
 
     fn online<'a>(&'a self, clients: &'a [String]) -> BoxFuture<'a, Vec<bool>> {

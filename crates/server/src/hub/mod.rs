@@ -19,6 +19,7 @@ mod outbox;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use leanrt_protocol::ErrorCode;
 
 pub use local::LocalHub;
 pub use outbox::Outbox;
@@ -44,6 +45,9 @@ pub trait Hub: Send + Sync + 'static {
 
     /// Takes `session` offline and out of every transient conversation.
     fn detach<'a>(&'a self, session: &'a SessionId) -> BoxFuture<'a, ()>;
+
+    /// Closes every session of `client` with `code` (a kick); returns how many.
+    fn kick<'a>(&'a self, client: &'a str, code: ErrorCode) -> BoxFuture<'a, usize>;
 
     /// Whether each of `clients` has a session.
     fn online<'a>(&'a self, clients: &'a [String]) -> BoxFuture<'a, Vec<bool>>;

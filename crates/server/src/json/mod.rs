@@ -275,8 +275,18 @@ fn open(conn: &mut Conn, i: Option<Number>, req: SessionOpen) {
 
 /// Ends a login: `session closed` with the code, then a close with the same code.
 fn refuse(conn: &mut Conn, code: ErrorCode) {
-    conn.send(json!({
-        "cmd": "session", "op": "closed", "code": code.code(), "reason": code.reason(),
-    }));
+    conn.send(session_closed(code));
     conn.close = Some(code.code());
+}
+
+/// `session closed` with `code`: what a session is told before the server closes it.
+fn session_closed(code: ErrorCode) -> Value {
+    json!({"cmd": "session", "op": "closed", "code": code.code(), "reason": code.reason()})
+}
+
+/// The frame that goes before closing a connection with `code`, when one does: a
+/// kick ends the session (`session closed`), other closes only the socket.
+pub fn closing_notice(code: u16) -> Option<String> {
+    let kick = ErrorCode::from_code(code).filter(|c| *c == ErrorCode::KickedByApp)?;
+    Some(session_closed(kick).to_string())
 }

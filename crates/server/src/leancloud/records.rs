@@ -46,6 +46,16 @@ pub fn classify(obj: Map<String, Value>, max_members: usize) -> Result<Record, S
         return Err("a _ConversationMemberInfo row: member roles are not imported".into());
     }
     if obj.contains_key("objectId") {
+        if !["m", "c", "tr", "sys", "unique"]
+            .iter()
+            .any(|k| obj.contains_key(*k))
+        {
+            return Err(
+                "not a _Conversation row: it has none of m, c, tr, sys, unique \
+                        (a row of another class? leave its file out)"
+                    .into(),
+            );
+        }
         return conversation(obj, max_members).map(Record::Conversation);
     }
     Err("neither a _Conversation row (no \"objectId\") nor a history record (no \"msg-id\")".into())
@@ -249,6 +259,10 @@ mod tests {
         let c = conversation(obj(json!({"objectId":"a","m":["x"],"tr":true})), 500).expect("row");
         assert!(c.members.is_empty() && c.transient);
         assert!(conversation(obj(json!({"objectId":"a","m":"x"})), 500).is_err());
+        let post =
+            obj(json!({"objectId":"a","title":"a Post row","createdAt":"2020-01-01T00:00:00Z"}));
+        let e = classify(post, 500).err().expect("another class");
+        assert!(e.contains("not a _Conversation row"), "{e}");
         assert!(conversation(obj(json!({"objectId":"a","lm":"soon"})), 500).is_err());
     }
 

@@ -21,9 +21,7 @@ pub async fn v1_2(service: &Service, req: &Request, cid: &str) -> Reply {
 /// v1.1 pages one conversation (`convid`); `max_ts` is the older name of `timestamp`.
 pub async fn v1_1(service: &Service, req: &Request) -> Reply {
     let Some(cid) = req.param(&["convid"]) else {
-        return Err(Error::new(
-            501,
-            1,
+        return Err(Error::unsupported(
             "leanrt-server serves history per conversation only: pass convid",
         ));
     };

@@ -3,7 +3,7 @@
 //! app's master key. Each request is answered and the connection closed.
 
 mod auth;
-mod conversations;
+mod classes;
 mod history;
 mod presence;
 mod record;
@@ -41,6 +41,12 @@ impl Error {
         Error::new(400, 1, error)
     }
 
+    /// A documented LeanCloud call (or option) that leanrt-server does not serve: a
+    /// 400, so that clients do not retry it as they would a 5xx.
+    fn unsupported(error: impl Into<String>) -> Self {
+        Error::new(400, 1, error)
+    }
+
     fn not_found(error: impl Into<String>) -> Self {
         Error::new(404, 101, error)
     }
@@ -66,12 +72,12 @@ type Reply = Result<Value, Error>;
 fn status_line(status: u16) -> &'static str {
     match status {
         200 => "200 OK",
+        201 => "201 Created",
         400 => "400 Bad Request",
         401 => "401 Unauthorized",
         404 => "404 Not Found",
         405 => "405 Method Not Allowed",
         413 => "413 Payload Too Large",
-        501 => "501 Not Implemented",
         503 => "503 Service Unavailable",
         _ => "500 Internal Server Error",
     }
@@ -96,13 +102,13 @@ pub async fn serve(
         Err(e) => Err(e),
     };
     let (status, body) = match reply {
-        Ok(body) => (200, body),
+        Ok(answer) => answer,
         Err(e) => (e.status, json!({"code": e.code, "error": e.error})),
     };
     respond(&mut stream, status_line(status), &body.to_string()).await;
 }
 
-async fn handle(shared: &Shared, req: &Request) -> Reply {
+async fn handle(shared: &Shared, req: &Request) -> Result<(u16, Value), Error> {
     let service = &shared.service;
     let app = auth::authenticate(
         req,
@@ -111,7 +117,16 @@ async fn handle(shared: &Shared, req: &Request) -> Reply {
         service.limits.signature_window,
     )?;
     let path: Vec<&str> = req.segments.iter().map(String::as_str).collect();
-    let reply = route(shared, req, &path).await;
+    let reply = match (req.method.as_str(), &path[..]) {
+        // Creating answers 201, as LeanCloud's class API does.
+        ("POST", ["1.1", "classes", "_Conversation"]) => {
+            classes::create(service, req, false).await.map(|b| (201, b))
+        }
+        ("POST", ["1.2", "rtm", "conversations" | "chatrooms"]) => {
+            classes::create(service, req, true).await.map(|b| (201, b))
+        }
+        _ => route(shared, req, &path).await.map(|b| (200, b)),
+    };
     if let Err(e) = &reply {
         tracing::debug!(app, method = req.method, path = ?path, code = e.code, "REST refused");
     }
@@ -128,9 +143,7 @@ async fn route(shared: &Shared, req: &Request, path: &[&str]) -> Reply {
             history::v1_1(service, req).await
         }
         ("GET", ["1.2", "rtm", "messages"] | ["1.2", "rtm", "clients", _, "messages"]) => {
-            Err(Error::new(
-                501,
-                1,
+            Err(Error::unsupported(
                 "leanrt-server serves history per conversation only: \
                  GET /1.2/rtm/conversations/{id}/messages",
             ))
@@ -140,11 +153,48 @@ async fn route(shared: &Shared, req: &Request, path: &[&str]) -> Reply {
         }
         ("POST", ["1.1", "rtm", "messages"]) => send::v1_1(service, req).await,
         ("GET", ["1.2", "rtm", "conversations" | "chatrooms", cid])
-        | ("GET", ["1.1", "classes", "_Conversation", cid]) => {
-            conversations::get(service, cid).await
+        | ("GET", ["1.1", "classes", "_Conversation", cid]) => classes::get(service, cid).await,
+        ("PUT", ["1.2", "rtm", "conversations" | "chatrooms", cid])
+        | ("PUT", ["1.1", "classes", "_Conversation", cid]) => {
+            classes::update(service, req, cid).await
+        }
+        ("DELETE", ["1.2", "rtm", "conversations" | "chatrooms", cid])
+        | ("DELETE", ["1.1", "classes", "_Conversation", cid]) => {
+            classes::delete(service, cid).await
+        }
+        (
+            "GET",
+            ["1.2", "rtm", "conversations" | "chatrooms"] | ["1.1", "classes", "_Conversation"],
+        ) => classes::list(service, req).await,
+        ("GET", ["1.1", "scan", "classes", "_Conversation"]) => classes::scan(service, req).await,
+        ("GET", ["1.2", "rtm", "conversations", cid, "members"]) => {
+            classes::members(service, cid).await
+        }
+        ("POST", ["1.2", "rtm", "conversations", cid, "members"]) => {
+            classes::change_members(service, req, cid, true).await
+        }
+        ("DELETE", ["1.2", "rtm", "conversations", cid, "members"]) => {
+            classes::change_members(service, req, cid, false).await
         }
         ("POST", ["1.2", "rtm", "clients", "check-online"]) => {
             presence::online(service, req, "client_ids").await
+        }
+        ("POST", ["1.2", "rtm", "clients", client, "kick"]) => {
+            presence::kick(service, req, client).await
+        }
+        ("POST", ["1.1", "rtm", "client", "kick"]) => {
+            let client = req.param(&["client_id"]).unwrap_or_default();
+            presence::kick(service, req, &client).await
+        }
+        ("GET", ["1.2", "rtm", "clients", client, "unread-count"]) => {
+            let cid = req.param(&["conv_id"]);
+            presence::unread(service, client, cid.as_deref()).await
+        }
+        ("GET", ["1.1", "rtm", "messages", "unread", client]) => {
+            presence::unread(service, client, None).await
+        }
+        ("GET", ["1.1", "rtm", "messages", "unread", client, cid]) => {
+            presence::unread(service, client, Some(cid)).await
         }
         ("POST", ["1.1", "rtm", "online"]) => presence::online(service, req, "peers").await,
         ("GET", ["1.2", "rtm", "chatrooms", cid, "members", "online-count"]) => {

@@ -38,6 +38,30 @@ pub async fn online(service: &Service, req: &Request, field: &str) -> Reply {
     Ok(json!({ "results": results }))
 }
 
+/// `{"count": n}`: messages `client` is owed (in conversation `cid` only, if given).
+pub async fn unread(service: &Service, client: &str, cid: Option<&str>) -> Reply {
+    Ok(json!({ "count": service.unread(client, cid).await? }))
+}
+
+/// Longest kick `reason` LeanCloud takes.
+const MAX_REASON: usize = 20;
+
+/// Kicks every session of `client` (`{}`); `reason` is logged, as clients of the v2
+/// protocol have nowhere to show it.
+pub async fn kick(service: &Service, req: &Request, client: &str) -> Reply {
+    if client.is_empty() {
+        return Err(Error::bad_request("client_id is required"));
+    }
+    let reason = req.param(&["reason"]).unwrap_or_default();
+    if reason.chars().count() > MAX_REASON {
+        return Err(Error::bad_request(format!(
+            "reason: at most {MAX_REASON} characters"
+        )));
+    }
+    service.kick(client, &reason).await;
+    Ok(json!({}))
+}
+
 /// `{"result": n}`: distinct clientIds connected to chat room `cid`.
 pub async fn room_count(service: &Service, cid: &str) -> Reply {
     service

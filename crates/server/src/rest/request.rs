@@ -76,9 +76,11 @@ impl Request {
             Ok(Ok(())) if read.len() >= len => {}
             _ => return Err(Error::bad_request("the body ended before Content-Length")),
         }
-        if len > 0 {
+        // A GET's body means nothing (SDKs send one anyway).
+        if len > 0 && req.method != "GET" {
             match serde_json::from_slice(&read[..len]) {
                 Ok(Value::Object(body)) => req.body = body,
+                Ok(Value::Null) => {}
                 Ok(_) => return Err(Error::bad_request("the body must be a JSON object")),
                 Err(e) => return Err(Error::bad_request(format!("the body is not JSON: {e}"))),
             }
@@ -119,9 +121,11 @@ impl Request {
             .transpose()
     }
 
-    /// A parameter as a boolean (`true`/`1` or `false`/`0`), `false` when absent.
+    /// A parameter as a boolean (`true`/`1` or `false`/`0`, in any case: Python's
+    /// SDK sends `True`), `false` when absent.
     pub fn flag(&self, name: &str) -> Result<bool, Error> {
-        match self.param(&[name]).as_deref() {
+        let value = self.param(&[name]).map(|v| v.to_ascii_lowercase());
+        match value.as_deref() {
             None | Some("false" | "0" | "") => Ok(false),
             Some("true" | "1") => Ok(true),
             Some(_) => Err(Error::bad_request(format!("{name} must be true or false"))),

@@ -18,9 +18,7 @@ pub async fn v1_2(service: &Service, req: &Request, cid: &str) -> Reply {
 /// kept it for backward compatibility.
 pub async fn v1_1(service: &Service, req: &Request) -> Reply {
     if req.body.get("to_peers").is_some_and(|v| !v.is_null()) {
-        return Err(Error::new(
-            501,
-            1,
+        return Err(Error::unsupported(
             "to_peers (messages from a system conversation to some of its subscribers) \
              is not supported by leanrt-server",
         ));

@@ -4,12 +4,15 @@
 use std::sync::Arc;
 
 use leanrt_protocol::ErrorCode;
+use serde_json::{Map, Value};
 
 use super::{retrying, Codes, Failure, Service};
 use crate::domain::event::{Event, Push};
-use crate::domain::{rules, Conversation, NewMessage, StoredMessage};
-use crate::ids::message_id;
-use crate::store::LogRange;
+use crate::domain::query::Query;
+use crate::domain::rules::{self, StartRequest};
+use crate::domain::{Conversation, NewMessage, StoredMessage};
+use crate::ids::{message_id, object_id};
+use crate::store::{LogRange, QueryHit};
 use crate::time::now_ms;
 
 const ADMIN: Codes = Codes {
@@ -19,6 +22,24 @@ const ADMIN: Codes = Codes {
     too_large: ErrorCode::FrameTooLong,
     storage: ErrorCode::ConversationApiFailed,
 };
+
+/// A conversation made with the master key: its members are exactly `members`.
+pub struct Creation {
+    pub creator: String,
+    pub members: Vec<String>,
+    /// `name`, `attr` and custom top-level keys.
+    pub fields: Map<String, Value>,
+    pub transient: bool,
+    pub unique: bool,
+}
+
+/// A change to a conversation's members.
+pub enum MemberOp {
+    Add(Vec<String>),
+    Remove(Vec<String>),
+    /// Exactly these members (those missing are added, in this order).
+    Set(Vec<String>),
+}
 
 /// A message sent in a client's name.
 pub struct SendAs {
@@ -49,6 +70,90 @@ impl Service {
     pub async fn find_conversation(&self, cid: &str) -> Result<Option<Conversation>, Failure> {
         let store = self.store.clone();
         retrying(|| store.conversation(cid))
+            .await
+            .map_err(|e| ADMIN.failure(e))
+    }
+
+    /// Creates a conversation (for a unique one, finds the one with the same
+    /// members); the flag tells whether it was created.
+    pub async fn create_as(&self, req: Creation) -> Result<(Conversation, bool), Failure> {
+        let now = now_ms();
+        let start = StartRequest {
+            creator: req.creator,
+            creator_joins: false,
+            invited: req.members,
+            attr: req.fields,
+            transient: req.transient,
+            unique: req.unique,
+        };
+        let conv = rules::new_conversation(object_id(now), start, self.record_limits(), now)
+            .map_err(|r| ADMIN.failure(r.into()))?;
+        let store = self.store.clone();
+        retrying(|| store.create(conv.clone()))
+            .await
+            .map_err(|e| ADMIN.failure(e))
+    }
+
+    /// Sets `fields` (dot paths, as `conv update`) and changes the members of `cid`.
+    /// Members are not notified: this edits the record, as LeanCloud's class API does.
+    pub async fn update_as(
+        &self,
+        cid: &str,
+        fields: Map<String, Value>,
+        members: Option<MemberOp>,
+    ) -> Result<Conversation, Failure> {
+        let limits = self.record_limits();
+        let store = self.store.clone();
+        let members = Arc::new(members);
+        let (conv, _) = retrying(|| {
+            let (fields, members) = (fields.clone(), members.clone());
+            store.modify(
+                cid,
+                Box::new(move |conv| {
+                    let now = now_ms();
+                    if !fields.is_empty() {
+                        rules::apply_update(conv, fields, limits, now)?;
+                    }
+                    match members.as_ref() {
+                        Some(_) if conv.transient => Err(crate::domain::Refusal::Invalid(
+                            "a chat room (tr) has no members to change".into(),
+                        )),
+                        Some(MemberOp::Add(ids)) => rules::add_members(conv, ids, limits, now),
+                        Some(MemberOp::Remove(ids)) => Ok(rules::remove_members(conv, ids, now)),
+                        Some(MemberOp::Set(ids)) => {
+                            let gone: Vec<String> = conv
+                                .members
+                                .iter()
+                                .filter(|m| !ids.contains(m))
+                                .cloned()
+                                .collect();
+                            let mut changed = rules::remove_members(conv, &gone, now);
+                            changed.extend(rules::add_members(conv, ids, limits, now)?);
+                            Ok(changed)
+                        }
+                        None => Ok(Vec::new()),
+                    }
+                }),
+            )
+        })
+        .await
+        .map_err(|e| ADMIN.failure(e))?;
+        Ok(conv)
+    }
+
+    /// Deletes a conversation with its history; whether it existed.
+    pub async fn delete_conversation(&self, cid: &str) -> Result<bool, Failure> {
+        let store = self.store.clone();
+        retrying(|| store.delete(cid))
+            .await
+            .map_err(|e| ADMIN.failure(e))
+    }
+
+    /// Conversations matching `query`, system ones included.
+    pub async fn find_conversations(&self, mut query: Query) -> Result<Vec<QueryHit>, Failure> {
+        query.include_system = true;
+        let store = self.store.clone();
+        retrying(|| store.query(query.clone()))
             .await
             .map_err(|e| ADMIN.failure(e))
     }
@@ -106,6 +211,36 @@ impl Service {
         } else {
             self.hub.deliver(&conv.members, except, &[push]).await;
         }
+    }
+
+    /// Ends every session of `client` (`session closed` 4115, then a close with
+    /// 4115); returns how many there were.
+    pub async fn kick(&self, client: &str, reason: &str) -> usize {
+        let kicked = self.hub.kick(client, ErrorCode::KickedByApp).await;
+        tracing::info!(client, reason, kicked, "kicked with the master key");
+        kicked
+    }
+
+    /// Messages `client` has not received (what its next login is owed), in every
+    /// conversation or in `cid` only.
+    pub async fn unread(&self, client: &str, cid: Option<&str>) -> Result<usize, Failure> {
+        const PAGE: usize = 1000;
+        let owed = self.pending(client).await.map_err(|e| ADMIN.failure(e))?;
+        let mut count = 0;
+        for mut p in owed
+            .into_iter()
+            .filter(|p| cid.is_none_or(|c| *p.cid == *c))
+        {
+            while p.after < p.upto {
+                let page = self
+                    .pending_page(client, &p, PAGE)
+                    .await
+                    .map_err(|e| ADMIN.failure(e))?;
+                count += page.messages.len();
+                p.after = page.scanned_to;
+            }
+        }
+        Ok(count)
     }
 
     /// Whether each of `clients` is online.

@@ -80,6 +80,7 @@ impl Service {
         let now = now_ms();
         let start = StartRequest {
             creator: s.client.to_string(),
+            creator_joins: true,
             invited: req.members,
             attr: req.attr,
             transient: req.transient,

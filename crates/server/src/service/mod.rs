@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use leanrt_protocol::ErrorCode;
 
-pub use admin::SendAs;
+pub use admin::{Creation, MemberOp, SendAs};
 pub use messages::Appending;
 
 use crate::auth::Signatures;

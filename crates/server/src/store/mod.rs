@@ -254,6 +254,10 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'static, StoreResult<PendingPage>>;
 
+    /// Deletes conversation `cid` with its history, members and cursors; whether it
+    /// existed.
+    fn delete(&self, cid: &str) -> BoxFuture<'static, StoreResult<bool>>;
+
     /// Adds an exported conversation atomically: its record unless the id exists,
     /// and every message whose id is new, merged into the history by timestamp (the
     /// conversation is re-sequenced when one lands before a stored message). Imported

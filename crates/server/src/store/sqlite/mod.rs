@@ -290,6 +290,11 @@ impl Store for SqliteStore {
             .run(move |c| reads::pending_page(c, &client, &pending, limit))
     }
 
+    fn delete(&self, cid: &str) -> BoxFuture<'static, StoreResult<bool>> {
+        let cid = cid.to_owned();
+        self.submit(move |w| w.delete(&cid))
+    }
+
     fn import(&self, import: Import) -> BoxFuture<'static, StoreResult<Imported>> {
         self.submit(move |w| w.import(import))
     }

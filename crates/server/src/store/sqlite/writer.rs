@@ -7,6 +7,7 @@
 //! messages streamed, only after `COMMIT`. Any failure of the backend fails the whole
 //! batch: it is rolled back and everything the writer remembers is forgotten.
 
+mod delete;
 mod import;
 
 use std::collections::HashMap;
@@ -589,6 +590,7 @@ mod tests {
     fn conv(n: usize) -> Conversation {
         let req = StartRequest {
             creator: "a".into(),
+            creator_joins: true,
             invited: Vec::new(),
             attr: serde_json::Map::new(),
             transient: false,
