@@ -78,6 +78,32 @@ test('auth: the master key in every form LeanCloud takes; anything else is 401',
     assert.equal(r.status, 401, JSON.stringify(headers))
     assert.deepEqual(r.body, refused)
   }
+  // Every endpoint checks the key before anything else.
+  const c = room.id
+  const endpoints = [
+    ['GET', `/1.2/rtm/conversations/${c}/messages`], ['GET', `/1.2/rtm/chatrooms/${c}/messages`],
+    ['GET', '/1.2/rtm/messages'], ['GET', '/1.2/rtm/clients/alice/messages'],
+    ['GET', `/1.1/rtm/messages/history?convid=${c}`], ['GET', `/1.1/rtm/messages/logs?convid=${c}`],
+    ['POST', `/1.2/rtm/conversations/${c}/messages`], ['POST', `/1.2/rtm/chatrooms/${c}/messages`], ['POST', '/1.1/rtm/messages'],
+    ['POST', '/1.1/classes/_Conversation'], ['POST', '/1.2/rtm/conversations'],
+    ['GET', '/1.1/classes/_Conversation'], ['GET', '/1.2/rtm/conversations'], ['GET', '/1.1/scan/classes/_Conversation'],
+    ['GET', `/1.1/classes/_Conversation/${c}`], ['GET', `/1.2/rtm/conversations/${c}`],
+    ['PUT', `/1.1/classes/_Conversation/${c}`], ['PUT', `/1.2/rtm/conversations/${c}`],
+    ['DELETE', `/1.1/classes/_Conversation/${c}`], ['DELETE', `/1.2/rtm/conversations/${c}`],
+    ['GET', `/1.2/rtm/conversations/${c}/members`], ['POST', `/1.2/rtm/conversations/${c}/members`], ['DELETE', `/1.2/rtm/conversations/${c}/members`],
+    ['POST', '/1.2/rtm/clients/check-online'], ['POST', '/1.1/rtm/online'],
+    ['POST', '/1.2/rtm/clients/alice/kick'], ['POST', '/1.1/rtm/client/kick'],
+    ['GET', '/1.2/rtm/clients/alice/unread-count'], ['GET', '/1.1/rtm/messages/unread/alice'], ['GET', `/1.1/rtm/messages/unread/alice/${c}`],
+    ['GET', `/1.2/rtm/chatrooms/${c}/members/online-count`], ['GET', `/1.2/rtm/chatrooms/${c}/members`],
+    ['GET', `/1.1/rtm/transient_group/onlines?gid=${c}`], ['GET', `/1.1/rtm/transient_group/members?gid=${c}`]
+  ]
+  for (const [method, p] of endpoints) {
+    for (const headers of [{}, { 'X-LC-Id': APP, 'X-LC-Key': 'wrong,master' }, { 'X-LC-Id': APP, 'X-LC-Sign': `${md5(ts + 'wrong')},${ts},master` }]) {
+      const r = await api(method, p, { headers, body: method === 'GET' ? undefined : { from_client: 'x', message: 'never' } })
+      assert.deepEqual([r.status, r.body], [401, refused], `${method} ${p} ${JSON.stringify(headers)}`)
+    }
+  }
+  assert.equal((await api('GET', `/1.1/classes/_Conversation/${c}`)).status, 200, 'nothing refused changed anything')
   for (const headers of [
     master,
     { 'X-LC-Id': APP, 'X-LC-Sign': `${md5(ts + KEY)},${ts},master` },
@@ -125,7 +151,7 @@ test('send in a client\'s name (v1.2): members get it live, and it is history', 
     'ack-at': history.body[1]['ack-at']
   })
   assert.ok(history.body[1]['ack-at'] >= r.body.timestamp, 'ack-at: when bob or alice acked it')
-  assert.deepEqual(JSON.parse(history.body[0].data), typed)
+  assert.equal(history.body[0].data, JSON.stringify(typed), 'stored as sent, key order and all')
 })
 
 test('history pages as LeanCloud documents: bounds, include_start/include_stop, reversed, limit', async () => {
@@ -163,12 +189,22 @@ test('history pages as LeanCloud documents: bounds, include_start/include_stop, 
   // The client SDK sees the same history.
   const log = await call('log', (cb) => fresh.log({ limit: 10 }, cb))
   assert.deepEqual(log.map((m) => m.msg), ['m1', 'm2', 'm3', 'm4', 'm5'])
-  // What is not served says so.
-  const appWide = await api('GET', '/1.1/rtm/messages/history?limit=5')
-  assert.deepEqual([appWide.status, appWide.body.code], [400, 1])
-  assert.match(appWide.body.error, /pass convid/)
-  const all = await api('GET', '/1.2/rtm/messages')
-  assert.deepEqual([all.status, all.body.code], [400, 1])
+  // Across conversations: the whole app, and one sender, with the same paging.
+  const across = async (p) => {
+    const r = await api('GET', p)
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    return r.body.map((h) => h.data)
+  }
+  assert.deepEqual(await across('/1.2/rtm/messages?limit=3'), ['m5', 'm4', 'm3'])
+  assert.deepEqual(await across(`/1.2/rtm/messages?${at(3)}&limit=2`), ['m2', 'm1'])
+  assert.deepEqual(await across('/1.2/rtm/messages?reversed=true&limit=1'), ['deploy done'], 'the first message on this server')
+  assert.deepEqual(await across('/1.2/rtm/clients/alice/messages?limit=10'), ['m5', 'm4', 'm3', 'm2', 'm1'])
+  assert.deepEqual(await across(`/1.2/rtm/clients/system/messages?reversed=true&${till(1)}`), ['deploy done', JSON.stringify({ _lctype: -1, _lctext: 'typed', _lcattrs: { k: 1 } })])
+  assert.deepEqual(await across('/1.1/rtm/messages/history?from=alice&limit=2'), ['m5', 'm4'])
+  assert.deepEqual(await across(`/1.1/rtm/messages/logs?max_ts=${sent[1].timestamp}&msgid=${encodeURIComponent(sent[1]['msg-id'])}&limit=1`), ['m1'])
+  const noTime = await api('GET', `/1.2/rtm/messages?msgid=${encodeURIComponent(sent[0]['msg-id'])}`)
+  assert.deepEqual([noTime.status, noTime.body.code], [400, 1])
+  assert.match(noTime.body.error, /needs its timestamp/)
   const bad = await api('GET', `${base}?limit=ten`)
   assert.deepEqual([bad.status, bad.body.code], [400, 1])
   assert.match(bad.body.error, /limit must be an integer/)
@@ -202,6 +238,7 @@ test('bad requests get LeanCloud-shaped errors', async () => {
     [await api('POST', path, { body: { from_client: 'a' } }), 400, 1, /message is required/],
     [await api('POST', path, { raw: '{"from_client":' }), 400, 1, /not JSON/],
     [await api('POST', path, { raw: '[1]' }), 400, 1, /JSON object/],
+    [await api('POST', path, { raw: JSON.stringify({ from_client: 'a', message: 'x'.repeat(1024 * 1024) }) }), 413, 413, /too large/],
     [await api('POST', path, { body: { from_client: 'a', message: 'x'.repeat(6000) } }), 413, 4109, /./],
     [await api('POST', '/1.2/rtm/conversations/000000000000000000000000/messages', { body: { from_client: 'a', message: 'x' } }), 404, 4303, /./],
     [await api('GET', '/1.1/classes/_Conversation/000000000000000000000000'), 404, 101, /Object not found/],
@@ -243,6 +280,12 @@ test('conversation lookup, presence and chat room counts', async () => {
   assert.ok(sdkCount >= 1)
   const v11count = await api('GET', `/1.1/rtm/transient_group/onlines?gid=${chat.id}`)
   assert.deepEqual(v11count.body, { result: sdkCount })
+  const inRoom = await api('GET', `/1.2/rtm/chatrooms/${chat.id}/members`)
+  assert.equal(inRoom.status, 200)
+  assert.equal(inRoom.body.result.length, sdkCount)
+  assert.ok(inRoom.body.result.includes('bob'))
+  assert.deepEqual(inRoom.body.result, [...inRoom.body.result].sort())
+  assert.deepEqual((await api('GET', `/1.1/rtm/transient_group/members?gid=${chat.id}`)).body, inRoom.body)
   const notRoom = await api('GET', `/1.2/rtm/chatrooms/${room.id}/members/online-count`)
   assert.equal(notRoom.status, 404)
 

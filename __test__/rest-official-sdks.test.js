@@ -163,11 +163,8 @@ out["members"] = got.get("m")
 got.add_member("carol")
 got.save()
 out["after_add"] = leancloud.Query(leancloud.Conversation).get(conv.id).get("m")
-try:
-    leancloud.Message.find_all(limit=5)
-    out["find_all"] = "no error"
-except leancloud.LeanCloudError as e:
-    out["find_all"] = e.code
+out["find_all"] = [m.data for m in leancloud.Message.find_all(limit=2)]
+out["by_client"] = [m.data for m in leancloud.Message.find_by_client("pybot", limit=10)]
 got.destroy()
 try:
     leancloud.Query(leancloud.Conversation).get(conv.id)
@@ -202,7 +199,8 @@ test('PyPI leancloud: Conversation save, send, history, query, count, members, d
   assert.equal(r.count, 2, 'the JS test left one conversation, and this one')
   assert.deepEqual(r.members, ['alice', 'bob'])
   assert.deepEqual(r.after_add, ['alice', 'bob', 'carol'])
-  assert.equal(r.find_all, 1, 'app-wide history is refused with a LeanCloud error')
+  assert.deepEqual(r.find_all, ['{"_lctype": -1, "_lctext": "py typed"}', 'from python'], 'the newest two of the app')
+  assert.deepEqual(r.by_client, ['{"_lctype": -1, "_lctext": "py typed"}', 'from python'], 'what pybot sent, a non-member')
   assert.equal(r.after_destroy, 101)
   await waitFor('bob got both', () => bobGot.length === 2)
   assert.deepEqual(bobGot.map((m) => [m.cid, m.fromPeerId]), [[r.id, 'pybot'], [r.id, 'pybot']])

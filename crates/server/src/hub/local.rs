@@ -125,6 +125,21 @@ impl LocalHub {
         })
     }
 
+    /// The distinct clientIds in room `cid`, sorted.
+    fn clients_now(&self, cid: &str) -> Vec<String> {
+        let st = self.state();
+        let mut clients: Vec<String> = st.rooms.get(cid).map_or(Vec::new(), |conns| {
+            conns
+                .iter()
+                .filter_map(|c| st.sessions.get(c).map(|s| s.client.clone()))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect()
+        });
+        clients.sort_unstable();
+        clients
+    }
+
     fn deliver_room_now(&self, cid: &str, except: Option<&SessionId>, pushes: &[Arc<Push>]) {
         let skip = except.map(|s| s.conn);
         let st = self.state();
@@ -216,6 +231,12 @@ impl Hub for LocalHub {
 
     fn room_count<'a>(&'a self, cid: &'a str) -> BoxFuture<'a, usize> {
         Box::pin(ready(self.count_now(cid)))
+    }
+
+    fn room_clients<'a>(&'a self, cid: &'a str, limit: usize) -> BoxFuture<'a, Vec<String>> {
+        let mut clients = self.clients_now(cid);
+        clients.truncate(limit);
+        Box::pin(ready(clients))
     }
 
     fn deliver_room<'a>(

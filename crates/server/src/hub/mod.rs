@@ -74,6 +74,9 @@ pub trait Hub: Send + Sync + 'static {
     /// Distinct clientIds among the participants of `cid`.
     fn room_count<'a>(&'a self, cid: &'a str) -> BoxFuture<'a, usize>;
 
+    /// Up to `limit` distinct clientIds among the participants of `cid`, sorted.
+    fn room_clients<'a>(&'a self, cid: &'a str, limit: usize) -> BoxFuture<'a, Vec<String>>;
+
     /// Pushes `pushes`, in order, to the participants of `cid`, except `except`.
     fn deliver_room<'a>(
         &'a self,

@@ -142,11 +142,9 @@ async fn route(shared: &Shared, req: &Request, path: &[&str]) -> Reply {
         ("GET", ["1.1", "rtm", "messages", "history" | "logs"]) => {
             history::v1_1(service, req).await
         }
-        ("GET", ["1.2", "rtm", "messages"] | ["1.2", "rtm", "clients", _, "messages"]) => {
-            Err(Error::unsupported(
-                "leanrt-server serves history per conversation only: \
-                 GET /1.2/rtm/conversations/{id}/messages",
-            ))
+        ("GET", ["1.2", "rtm", "messages"]) => history::across_v1_2(service, req, None).await,
+        ("GET", ["1.2", "rtm", "clients", client, "messages"]) => {
+            history::across_v1_2(service, req, Some(client)).await
         }
         ("POST", ["1.2", "rtm", "conversations" | "chatrooms", cid, "messages"]) => {
             send::v1_2(service, req, cid).await
@@ -200,11 +198,17 @@ async fn route(shared: &Shared, req: &Request, path: &[&str]) -> Reply {
         ("GET", ["1.2", "rtm", "chatrooms", cid, "members", "online-count"]) => {
             presence::room_count(service, cid).await
         }
-        ("GET", ["1.1", "rtm", "transient_group", "onlines"]) => {
+        ("GET", ["1.2", "rtm", "chatrooms", cid, "members"]) => {
+            presence::room_members(service, cid).await
+        }
+        ("GET", ["1.1", "rtm", "transient_group", which @ ("onlines" | "members")]) => {
             let gid = req
                 .param(&["gid"])
                 .ok_or_else(|| Error::bad_request("gid is required"))?;
-            presence::room_count(service, &gid).await
+            match *which {
+                "onlines" => presence::room_count(service, &gid).await,
+                _ => presence::room_members(service, &gid).await,
+            }
         }
         _ => Err(Error::not_found(format!(
             "{} /{} is not served by leanrt-server (see docs/rest.md)",

@@ -62,12 +62,26 @@ pub async fn kick(service: &Service, req: &Request, client: &str) -> Reply {
     Ok(json!({}))
 }
 
-/// `{"result": n}`: distinct clientIds connected to chat room `cid`.
-pub async fn room_count(service: &Service, cid: &str) -> Reply {
+/// Online members listed at most (LeanCloud's cap).
+const MAX_ROOM_MEMBERS: usize = 50;
+
+async fn chat_room(service: &Service, cid: &str) -> Result<(), Error> {
     service
         .find_conversation(cid)
         .await?
         .filter(|c| c.transient)
-        .ok_or_else(|| Error::not_found(format!("no chat room {cid}")))?;
+        .map(|_| ())
+        .ok_or_else(|| Error::not_found(format!("no chat room {cid}")))
+}
+
+/// `{"result": n}`: distinct clientIds connected to chat room `cid`.
+pub async fn room_count(service: &Service, cid: &str) -> Reply {
+    chat_room(service, cid).await?;
     Ok(json!({ "result": service.room_count(cid).await }))
+}
+
+/// `{"result": [...]}`: up to 50 clientIds connected to chat room `cid`, sorted.
+pub async fn room_members(service: &Service, cid: &str) -> Reply {
+    chat_room(service, cid).await?;
+    Ok(json!({ "result": service.room_clients(cid, MAX_ROOM_MEMBERS).await }))
 }

@@ -12,6 +12,8 @@ use super::Error;
 
 /// Largest accepted body.
 const MAX_BODY: usize = 1024 * 1024;
+/// Largest refused body that is still read (and dropped) before the answer.
+const MAX_DRAINED: usize = 16 * 1024 * 1024;
 /// Time allowed to send the body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -23,6 +25,16 @@ pub struct Request {
     headers: Vec<(String, String)>,
     /// The JSON body; an empty object when there was none.
     pub body: Map<String, Value>,
+    /// The body's `message` as it was written, when it is an object or an array: a
+    /// message is stored as sent, key order and all.
+    pub raw_message: Option<String>,
+}
+
+/// The text of a body's `message`.
+#[derive(serde::Deserialize)]
+struct RawMessage<'a> {
+    #[serde(borrow)]
+    message: Option<&'a serde_json::value::RawValue>,
 }
 
 impl Request {
@@ -48,6 +60,7 @@ impl Request {
                 .collect(),
             headers,
             body: Map::new(),
+            raw_message: None,
         };
         let len = match req.header("content-length") {
             None => 0,
@@ -62,6 +75,21 @@ impl Request {
             ));
         }
         if len > MAX_BODY {
+            // Read past a body of moderate size first, so that closing with it unread
+            // does not reset the connection before the client sees the answer.
+            if len <= MAX_DRAINED {
+                let mut left = len.saturating_sub(read.len());
+                let drain = async {
+                    let mut sink = vec![0; 64 * 1024];
+                    while left > 0 {
+                        match stream.read(&mut sink).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => left = left.saturating_sub(n),
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(BODY_TIMEOUT, drain).await;
+            }
             return Err(Error::new(413, 413, "Request entity too large."));
         }
         let body = async {
@@ -79,7 +107,14 @@ impl Request {
         // A GET's body means nothing (SDKs send one anyway).
         if len > 0 && req.method != "GET" {
             match serde_json::from_slice(&read[..len]) {
-                Ok(Value::Object(body)) => req.body = body,
+                Ok(Value::Object(body)) => {
+                    req.raw_message = serde_json::from_slice::<RawMessage>(&read[..len])
+                        .ok()
+                        .and_then(|r| r.message)
+                        .map(|m| m.get().to_owned())
+                        .filter(|m| m.starts_with(['{', '[']));
+                    req.body = body;
+                }
                 Ok(Value::Null) => {}
                 Ok(_) => return Err(Error::bad_request("the body must be a JSON object")),
                 Err(e) => return Err(Error::bad_request(format!("the body is not JSON: {e}"))),

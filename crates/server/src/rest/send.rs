@@ -42,10 +42,10 @@ async fn send(
     from: String,
     transient: bool,
 ) -> Reply {
-    // A message given as a JSON object is stored as its JSON text.
-    let data = match req.body.get("message") {
-        Some(Value::String(s)) => s.clone(),
-        Some(v @ (Value::Object(_) | Value::Array(_))) => v.to_string(),
+    // A message given as a JSON object is stored as its JSON text, as it was sent.
+    let data = match (req.body.get("message"), &req.raw_message) {
+        (Some(Value::String(s)), _) => s.clone(),
+        (Some(Value::Object(_) | Value::Array(_)), Some(raw)) => raw.clone(),
         _ => required(req, "message")?,
     };
     let sent = service

@@ -12,7 +12,7 @@ use crate::domain::query::Query;
 use crate::domain::rules::{self, StartRequest};
 use crate::domain::{Conversation, NewMessage, StoredMessage};
 use crate::ids::{message_id, object_id};
-use crate::store::{LogRange, QueryHit};
+use crate::store::{AcrossRange, LogRange, QueryHit};
 use crate::time::now_ms;
 
 const ADMIN: Codes = Codes {
@@ -158,6 +158,14 @@ impl Service {
             .map_err(|e| ADMIN.failure(e))
     }
 
+    /// History across conversations, in page order.
+    pub async fn history_across(&self, range: AcrossRange) -> Result<Vec<StoredMessage>, Failure> {
+        let store = self.store.clone();
+        retrying(|| store.across(range.clone()))
+            .await
+            .map_err(|e| ADMIN.failure(e))
+    }
+
     /// History of any conversation, oldest first.
     pub async fn history(&self, range: LogRange) -> Result<Vec<StoredMessage>, Failure> {
         let store = self.store.clone();
@@ -246,6 +254,11 @@ impl Service {
     /// Whether each of `clients` is online.
     pub async fn online(&self, clients: &[String]) -> Vec<bool> {
         self.hub.online(clients).await
+    }
+
+    /// Up to `limit` clientIds connected to transient conversation `cid`, sorted.
+    pub async fn room_clients(&self, cid: &str, limit: usize) -> Vec<String> {
+        self.hub.room_clients(cid, limit).await
     }
 
     /// Distinct clientIds in transient conversation `cid`.

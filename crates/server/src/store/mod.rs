@@ -90,6 +90,28 @@ pub struct LogRange {
     pub include_after: bool,
 }
 
+/// A point in history across conversations: a time, and the message of that
+/// millisecond it refines to, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct At {
+    pub timestamp: i64,
+    pub mid: Option<String>,
+}
+
+/// History across conversations (the whole app, or what one client sent), in
+/// `(timestamp, msgId)` order: newest first from
+/// `start` down to `till`, or oldest first from `start` up to `till` when `reversed`.
+#[derive(Clone, Debug)]
+pub struct AcrossRange {
+    pub from: Option<String>,
+    pub start: Option<At>,
+    pub till: Option<At>,
+    pub include_start: bool,
+    pub include_stop: bool,
+    pub reversed: bool,
+    pub limit: usize,
+}
+
 /// What a login owes one member in one conversation: every message with a seq in
 /// `(after, upto]` that is not its own and not in `acked`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -237,6 +259,9 @@ pub trait Store: Send + Sync + 'static {
         range: LogRange,
         admit: Admit,
     ) -> BoxFuture<'static, StoreResult<Vec<StoredMessage>>>;
+
+    /// History across conversations, in page order, on a background reader.
+    fn across(&self, range: AcrossRange) -> BoxFuture<'static, StoreResult<Vec<StoredMessage>>>;
 
     /// What `client` is owed at login: at most `conversations` conversations (those
     /// with the newest messages), on a reader.

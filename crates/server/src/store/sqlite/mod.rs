@@ -32,8 +32,8 @@ use tokio::sync::{mpsc, oneshot};
 use self::readers::{Priority, Readers};
 use self::writer::{AckQueue, Job, Writer};
 use super::{
-    backend, Ack, Admit, Change, Commit, Import, Imported, LogRange, Pending, PendingPage,
-    QueryHit, Store, StoreResult, StoreStats,
+    backend, Ack, AcrossRange, Admit, Change, Commit, Import, Imported, LogRange, Pending,
+    PendingPage, QueryHit, Store, StoreResult, StoreStats,
 };
 use crate::domain::query::Query;
 use crate::domain::{Conversation, NewMessage, StoredMessage};
@@ -267,6 +267,10 @@ impl Store for SqliteStore {
         admit: Admit,
     ) -> BoxFuture<'static, StoreResult<Vec<StoredMessage>>> {
         self.readers.run(move |c| reads::logs(c, &range, admit))
+    }
+
+    fn across(&self, range: AcrossRange) -> BoxFuture<'static, StoreResult<Vec<StoredMessage>>> {
+        self.scanners.run(move |c| reads::across(c, &range))
     }
 
     fn pending(

@@ -7,6 +7,9 @@ use leanrt_protocol::command::Bound;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
+mod across;
+pub use across::across;
+
 use super::rows::{
     conv_from_row, key_seq, message_from_row, message_key, sql_value, ConvRow, CONV_COLUMNS,
     MSG_COLUMNS,
