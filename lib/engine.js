@@ -13,11 +13,15 @@ const engine = {}
 
 /** The native connections `close()` ended. */
 const userClosed = new WeakSet()
+/** The JS socket driver of each native connection on the injected transport. */
+const drivers = new WeakMap()
 
 /** `close()`: sends `session close` (fix §9.4) and ends the connection for good. */
 engine.closeConnection = function (cache) {
   userClosed.add(cache.ws)
   cache.ws.close(engine.closeSession(cache))
+  const sockets = drivers.get(cache.ws)
+  if (sockets) sockets.stop(cache.ws)
 }
 
 engine.getMediaMsg = media.getMediaMsg
@@ -199,6 +203,7 @@ engine.connect = function (cache) {
   }
   const sockets = foreign ? foreignSocket.driver(config.WebSocket) : null
   const ws = new native.Connection(options, (batch) => engine.dispatch(cache, ws, sockets, batch))
+  if (sockets) drivers.set(ws, sockets)
   cache.ws = ws
 }
 
@@ -216,6 +221,8 @@ engine.dispatch = function (cache, ws, sockets, batch) {
       else if (sockets && item.$.startsWith('ws-')) sockets.handle(ws, item)
       // The socket close of a connection close() ended is still the user's `close` event,
       // even when open() has replaced it meanwhile (2.4.0 emits it for the old socket).
+      // Nor is a connection close() ended an `error` any more (a handshake it cut short).
+      else if (item.$ === 'error' && userClosed.has(ws)) continue
       else if (cache.ws === ws || (item.$ === 'close' && userClosed.has(ws))) engine.lifecycle(cache, item)
     } catch (err) {
       process.nextTick(() => {
