@@ -489,6 +489,11 @@ declare namespace realtime {
     open(callback?: Listener<OpenFrame>): this
     /** Throws `Must call after open() has successed.` before the first open. */
     close(): this
+    /**
+     * leanrt's addition: stops the client for good, opened or not. After the first
+     * open it does what `close()` does; before it, it stops the reconnect attempts.
+     */
+    destroy(): this
     /** Several names may be given, separated by whitespace. */
     on<K extends keyof EventMap>(names: K, callback: Listener<EventMap[K]>): this
     on(names: string, callback: Listener<any>): this

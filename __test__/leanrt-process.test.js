@@ -173,11 +173,56 @@ test('a throwing listener surfaces its error and the connection keeps working', 
     sender = realtime({ appId: APP, clientId: 'throwerSender', router: srv.routerUrl }, done)
   })
   const room = await cb((done) => sender.room({ members: ['thrower'] }, done))
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  // Live, one message per read: wait until the child's session is online (a login
+  // push would bring both in one batch, and the listener's error after both).
+  const deadline = Date.now() + 10000
+  while ((await cb((done) => sender.ping(['thrower'], done))).length === 0) {
+    assert.ok(Date.now() < deadline, 'the child logs in')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
   await cb((done) => room.send('one', done))
   await cb((done) => room.send('two', done))
   const r = await child
   sender.close()
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(r.stdout.trim().split('\n'), ['open', 'got one', 'uncaught listener bug', 'got two'])
+})
+
+test('destroy() stops a client that never opened: no more attempts, and Node may exit', T, async () => {
+  // The router is a closed port: every attempt fails with an `error` event. A timer
+  // keeps Node alive, so only destroy() can stop the attempts.
+  const r = await runNode(
+    `const net = require('net')
+     const dead = net.createServer()
+     dead.listen(0, '127.0.0.1', () => {
+       const port = dead.address().port
+       dead.close(() => {
+         const realtime = require('.')
+         const rt = realtime({ appId: '${APP}', clientId: 'neverOpens', router: 'http://127.0.0.1:' + port })
+         let errors = 0
+         rt.on('error', () => errors++)
+         setTimeout(() => {
+           console.log('before ' + (errors > 0))
+           try { rt.close() } catch (e) { console.log('close throws ' + e.message) }
+           rt.destroy()
+           const at = errors
+           setTimeout(() => { console.log('after ' + (errors - at)); rt.destroy() }, 1500)
+         }, 600)
+       })
+     })`,
+    { LEANRT_RECONNECT_DELAY_MS: '50', LEANRT_ROUTER: '', LEANRT_SERVER: '' },
+  )
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(r.stdout.trim().split('\n'), ['before true', 'close throws Must call after open() has successed.', 'after 0'])
+})
+
+test('destroy() on an open client is close()', T, async () => {
+  const r = await runNode(
+    `const realtime = require('.')
+     const rt = realtime({ appId: '${APP}', clientId: 'destroyOpen' }, () => rt.destroy().destroy())
+     rt.on('close', (e) => console.log('close ' + e.code))`,
+    env(),
+  )
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, 'close 1000\n')
 })

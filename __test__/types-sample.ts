@@ -110,4 +110,5 @@ const encoded: string | undefined = realtime._engine.setMediaMsg(rt.cache, 'file
 const peerId: string | undefined = rt.cache.options.peerId
 const opened: boolean = rt.cache.openFlag
 rt.close()
+rt.destroy().close
 void [version, same, html, nested, merged, isJson, now, serial, decoded, encoded, peerId, opened, quick]

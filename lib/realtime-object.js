@@ -41,6 +41,19 @@ function newRealtimeObject() {
       }
       return this
     },
+    /**
+     * leanrt's addition: stops this client for good, opened or not. After the first
+     * open it is close(); before it (where close() throws, as in 2.4.0) it stops the
+     * reconnect attempts at once.
+     */
+    destroy() {
+      const cache = this.cache
+      if (!cache.closeFlag) {
+        cache.closeFlag = true
+        if (cache.ws) engine.closeConnection(cache)
+      }
+      return this
+    },
     on(eventName, callback) {
       this.cache.ec.on(eventName, callback)
       return this
