@@ -32,7 +32,7 @@ struct Head {
     upgrade: bool,
     key: Option<String>,
     host: Option<String>,
-    /// Every header, for the REST API.
+    /// Every header of a REST request (empty for other requests).
     headers: Vec<(String, String)>,
     len: usize,
 }
@@ -50,12 +50,10 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, httparse::Error> {
             .and_then(|h| std::str::from_utf8(h.value).ok())
             .map(str::to_owned)
     };
-    Ok(Some(Head {
-        upgrade: header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")),
-        key: header("sec-websocket-key"),
-        host: header("host"),
-        headers: req
-            .headers
+    let path = req.path.unwrap_or_default();
+    // Only the REST API reads other headers: upgrades and the router copy none.
+    let headers = if crate::rest::is_rest_path(path) {
+        req.headers
             .iter()
             .map(|h| {
                 (
@@ -63,9 +61,17 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, httparse::Error> {
                     String::from_utf8_lossy(h.value).into_owned(),
                 )
             })
-            .collect(),
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Head {
+        upgrade: header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")),
+        key: header("sec-websocket-key"),
+        host: header("host"),
+        headers,
         method: req.method.unwrap_or_default().to_owned(),
-        path: req.path.unwrap_or_default().to_owned(),
+        path: path.to_owned(),
         len,
     }))
 }

@@ -287,6 +287,6 @@ fn session_closed(code: ErrorCode) -> Value {
 /// The frame that goes before closing a connection with `code`, when one does: a
 /// kick ends the session (`session closed`), other closes only the socket.
 pub fn closing_notice(code: u16) -> Option<String> {
-    let kick = ErrorCode::from_code(code).filter(|c| *c == ErrorCode::KickedByApp)?;
-    Some(session_closed(kick).to_string())
+    (code == ErrorCode::KickedByApp.code())
+        .then(|| session_closed(ErrorCode::KickedByApp).to_string())
 }

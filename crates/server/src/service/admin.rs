@@ -177,9 +177,7 @@ impl Service {
     /// Sends a message as `req.from`, member or not; every online member gets it,
     /// the sender's own sessions too. A stored message resolves once committed.
     pub async fn send_as(&self, req: SendAs) -> Result<Arc<StoredMessage>, Failure> {
-        if req.data.len() > self.limits.max_message_bytes {
-            return Err(ErrorCode::FrameTooLong.into());
-        }
+        self.check_size(&req.data)?;
         if req.transient {
             let conv = self
                 .find_conversation(&req.cid)

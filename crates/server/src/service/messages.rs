@@ -37,8 +37,9 @@ const LOGS: Codes = Codes {
 pub type Appending = BoxFuture<'static, Result<Arc<StoredMessage>, Failure>>;
 
 impl Service {
-    fn check_size(&self, req: &Direct) -> Result<(), Failure> {
-        if req.msg.len() > self.limits.max_message_bytes {
+    /// Refuses a message over `--max-message-bytes` (4109).
+    pub(super) fn check_size(&self, msg: &str) -> Result<(), Failure> {
+        if msg.len() > self.limits.max_message_bytes {
             return Err(ErrorCode::FrameTooLong.into());
         }
         Ok(())
@@ -47,7 +48,7 @@ impl Service {
     /// Stores a message. The returned future may be awaited while the caller goes on:
     /// appends from one caller commit in the order they were made.
     pub fn append(&self, s: &SessionCtx, req: Direct) -> Result<Appending, Failure> {
-        self.check_size(&req)?;
+        self.check_size(&req.msg)?;
         let now = now_ms();
         let msg = NewMessage {
             cid: req.cid,
@@ -75,7 +76,7 @@ impl Service {
 
     /// A `transient: true` message: pushed to whoever is online, never stored.
     pub async fn send_transient(&self, s: &SessionCtx, req: Direct) -> Result<(), Failure> {
-        self.check_size(&req)?;
+        self.check_size(&req.msg)?;
         let store = self.store.clone();
         let conv = retrying(|| store.conversation(&req.cid))
             .await
