@@ -19,6 +19,7 @@ const { originalFactory, closeAll, closeOne, uncaught, assertNoUncaught } = requ
 const { scenarios, runScenario } = require('./helpers/scenarios')
 
 const APP = 'diffApp'
+const MASTER = 'diffMaster'
 
 let lean = null
 let leanError = null
@@ -116,7 +117,8 @@ let origRt
 let leanRt
 
 before(async () => {
-  srv = await startServer({ app: APP })
+  // The master key opens the REST API for waitAcked; clients log in without signatures.
+  srv = await startServer({ app: APP, args: ['--api-key', `${APP}:${MASTER}`] })
   origRt = originalFactory(srv.routerUrl)
   if (lean) leanRt = leanrtFactory(srv.routerUrl)
 })
@@ -136,6 +138,24 @@ async function restartServer () {
   assert.equal(srv.port, port, 'server restarted on the same port')
 }
 
+// Waits until the server has committed the first recipient ack of the `n` newest messages of
+// `cid`. That ack comes on the recipient's socket, so whether a log on another socket already
+// shows its `ackAt` is a race with the writer; a scenario that logs delivered messages waits
+// here first, untraced, through the REST history (no request of the SDK under test).
+async function waitAcked (cid, n) {
+  const url = `${srv.routerUrl}/1.2/rtm/conversations/${encodeURIComponent(cid)}/messages?limit=${n}`
+  const headers = { 'X-LC-Id': APP, 'X-LC-Key': `${MASTER},master` }
+  const deadline = Date.now() + 10000
+  for (;;) {
+    const res = await fetch(url, { headers })
+    const records = await res.json()
+    assert.equal(res.status, 200, JSON.stringify(records))
+    if (records.length >= n && records.every((r) => r['ack-at'] !== undefined)) return
+    assert.ok(Date.now() < deadline, `the ${n} newest messages of ${cid} were acked: ${JSON.stringify(records)}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 async function compareLeanrt (st, name, scenario, label) {
   if (!lean) {
     st.diagnostic(`require('../..') failed: ${leanError && leanError.message}`)
@@ -144,7 +164,7 @@ async function compareLeanrt (st, name, scenario, label) {
   }
   const orig = originalRuns.get(name)
   const since = uncaught.length
-  const mine = await runScenario(scenario, leanRt, { appId: APP, uncaught, closeClient: closeLeanrt, restartServer, timeoutMs: 40000 })
+  const mine = await runScenario(scenario, leanRt, { appId: APP, uncaught, closeClient: closeLeanrt, restartServer, waitAcked, timeoutMs: 40000 })
   if (mine.error) {
     mine.error.message = `leanrt (${label}) failed the scenario: ${mine.error.message}\nleanrt trace: ${JSON.stringify(mine.normalized, null, 1).slice(0, 8000)}`
     throw mine.error
@@ -161,7 +181,7 @@ for (const [name, scenario] of Object.entries(scenarios)) {
   test(`differential: ${name}`, { timeout: 45000 }, async (t) => {
     await t.test('original 2.4.0 against leanrt-server', async () => {
       const since = uncaught.length
-      const orig = await runScenario(scenario, origRt, { appId: APP, uncaught, closeClient: (c) => closeOne(c), restartServer, timeoutMs: 40000 })
+      const orig = await runScenario(scenario, origRt, { appId: APP, uncaught, closeClient: (c) => closeOne(c), restartServer, waitAcked, timeoutMs: 40000 })
       originalRuns.set(name, orig)
       if (orig.error) {
         orig.error.message = `original 2.4.0 failed the scenario (a server bug, or a wrong scenario): ${orig.error.message}`

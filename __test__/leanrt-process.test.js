@@ -155,11 +155,13 @@ test('a 50 ms heartbeat on an idle connection neither crashes nor drops', T, asy
   assert.equal(r.stdout, 'online beat\nclose\n')
 })
 
-test('a throwing listener surfaces its error and the connection keeps working', T, async () => {
-  const child = runNode(
+// A child whose first `message` listener call throws; it prints what it sees and closes
+// after the second message.
+function throwingChild (clientId) {
+  return runNode(
     `const realtime = require('.')
      process.on('uncaughtException', (e) => console.log('uncaught ' + e.message))
-     const rt = realtime({ appId: '${APP}', clientId: 'thrower' }, () => console.log('open'))
+     const rt = realtime({ appId: '${APP}', clientId: '${clientId}' }, () => console.log('open'))
      let n = 0
      rt.on('message', (m) => {
        console.log('got ' + m.msg)
@@ -168,13 +170,22 @@ test('a throwing listener surfaces its error and the connection keeps working', 
      })`,
     env(),
   )
-  let sender
-  await cb((done) => {
-    sender = realtime({ appId: APP, clientId: 'throwerSender', router: srv.routerUrl }, done)
+}
+
+async function throwerRoom (clientId) {
+  const sender = await cb((done) => {
+    const rt = realtime({ appId: APP, clientId: clientId + 'Sender', router: srv.routerUrl }, () => done(rt))
   })
-  const room = await cb((done) => sender.room({ members: ['thrower'] }, done))
-  // Live, one message per read: wait until the child's session is online (a login
-  // push would bring both in one batch, and the listener's error after both).
+  const room = await cb((done) => sender.room({ members: [clientId] }, done))
+  return { sender, room }
+}
+
+const THROWER_OUTPUT = ['open', 'got one', 'uncaught listener bug', 'got two']
+
+test('a throwing listener surfaces its error and the connection keeps working', T, async () => {
+  const child = throwingChild('thrower')
+  const { sender, room } = await throwerRoom('thrower')
+  // Live: wait until the child's session is online, then send.
   const deadline = Date.now() + 10000
   while ((await cb((done) => sender.ping(['thrower'], done))).length === 0) {
     assert.ok(Date.now() < deadline, 'the child logs in')
@@ -185,7 +196,19 @@ test('a throwing listener surfaces its error and the connection keeps working', 
   const r = await child
   sender.close()
   assert.equal(r.code, 0, r.stderr)
-  assert.deepEqual(r.stdout.trim().split('\n'), ['open', 'got one', 'uncaught listener bug', 'got two'])
+  assert.deepEqual(r.stdout.trim().split('\n'), THROWER_OUTPUT)
+})
+
+test('a listener that throws mid-batch: its error surfaces first, then the rest of the batch comes', T, async () => {
+  // Both messages wait offline, so the login delivers them in one batch. (2.4.0 loses the
+  // frames of a read after a throwing listener: it would print no 'got two'.)
+  const { sender, room } = await throwerRoom('batchThrower')
+  await cb((done) => room.send('one', done))
+  await cb((done) => room.send('two', done))
+  const r = await throwingChild('batchThrower')
+  sender.close()
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(r.stdout.trim().split('\n'), THROWER_OUTPUT)
 })
 
 test('destroy() stops a client that never opened: no more attempts, and Node may exit', T, async () => {

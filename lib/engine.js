@@ -207,7 +207,10 @@ engine.connect = function (cache) {
   cache.ws = ws
 }
 
-/** Handles one batch from the native engine; listener exceptions surface afterwards. */
+/** Items of a connection left when a listener threw, handled once its error surfaced. */
+const backlogs = new WeakMap()
+
+/** Handles one batch from the native engine, after any backlog of the connection. */
 engine.dispatch = function (cache, ws, sockets, batch) {
   let items
   try {
@@ -215,21 +218,47 @@ engine.dispatch = function (cache, ws, sockets, batch) {
   } catch (err) {
     items = [{ $: 'error', message: 'leanrt: undecodable event batch: ' + err.message }]
   }
-  for (const item of items) {
+  const backlog = backlogs.get(ws)
+  if (backlog) {
+    for (const item of items) backlog.push(item)
+    return
+  }
+  engine.drain(cache, ws, sockets, items)
+}
+
+/**
+ * Handles items in order. When a listener throws, its error surfaces as an uncaught exception
+ * before the next item is handled, as it would with one frame per read. (2.4.0 loses the
+ * frames that came in the same read after a throw; leanrt handles them afterwards.)
+ */
+engine.drain = function (cache, ws, sockets, items) {
+  for (let k = 0; k < items.length; k++) {
     try {
-      if (item.$ === undefined) engine.wsMessage(cache, item)
-      else if (sockets && item.$.startsWith('ws-')) sockets.handle(ws, item)
-      // The socket close of a connection close() ended is still the user's `close` event,
-      // even when open() has replaced it meanwhile (2.4.0 emits it for the old socket).
-      // Nor is a connection close() ended an `error` any more (a handshake it cut short).
-      else if (item.$ === 'error' && userClosed.has(ws)) continue
-      else if (cache.ws === ws || (item.$ === 'close' && userClosed.has(ws))) engine.lifecycle(cache, item)
+      engine.handle(cache, ws, sockets, items[k])
     } catch (err) {
+      const rest = items.slice(k + 1)
+      backlogs.set(ws, rest)
       process.nextTick(() => {
         throw err
       })
+      setImmediate(() => {
+        backlogs.delete(ws)
+        engine.drain(cache, ws, sockets, rest)
+      })
+      return
     }
   }
+}
+
+/** One item of a batch: a frame, a driver command or an engine event. */
+engine.handle = function (cache, ws, sockets, item) {
+  if (item.$ === undefined) engine.wsMessage(cache, item)
+  else if (sockets && item.$.startsWith('ws-')) sockets.handle(ws, item)
+  // The socket close of a connection close() ended is still the user's `close` event,
+  // even when open() has replaced it meanwhile (2.4.0 emits it for the old socket).
+  // Nor is a connection close() ended an `error` any more (a handshake it cut short).
+  else if (item.$ === 'error' && userClosed.has(ws)) return
+  else if (cache.ws === ws || (item.$ === 'close' && userClosed.has(ws))) engine.lifecycle(cache, item)
 }
 
 /** An engine event (anything but a frame). */

@@ -38,6 +38,8 @@ function makeCtx (rt, opts) {
     prefix: opts.prefix,
     // Restarts the server (graceful stop, same db and port) when the runner provides it.
     restartServer: opts.restartServer,
+    // Waits, untraced, until the n newest messages of a conversation have their ackAt stored.
+    waitAcked: opts.waitAcked || (() => Promise.resolve()),
     trace,
     recording: true,
     clients: [],
@@ -298,6 +300,7 @@ scenarios['transient messages and conversations'] = async (rt, ctx) => {
   await ctx.waitCount('bob', 'message', 1)
   await ctx.call('alice', 'send-cb', (cb) => room.send('after', cb))
   await ctx.waitCount('bob', 'message', 2)
+  await ctx.waitAcked(room.id, 1)
   await ctx.call('alice', 'log-cb', (cb) => room.log(cb))
 
   // A transient conversation.
@@ -342,6 +345,7 @@ scenarios['media round trips'] = async (rt, ctx) => {
     await ctx.waitCount('bob', 'message', n)
   }
   const bobRoom = await ctx.fetch('bob', bob, room.id)
+  await ctx.waitAcked(room.id, sends.length)
   await ctx.call('bob', 'log-cb', (cb) => bobRoom.log({ limit: 20 }, cb))
   await ctx.settle(150)
 }
@@ -500,6 +504,7 @@ scenarios['raw cmd-op events and listener order'] = async (rt, ctx) => {
   await ctx.waitCount('bob', 'message', 2)
   await ctx.call('alice', 'add-cb', (cb) => room.add(ctx.id('carol'), cb))
   await ctx.waitCount('alice', 'membersjoined', 1)
+  await ctx.waitAcked(room.id, 1)
   await ctx.call('alice', 'log-cb', (cb) => room.log({ limit: 1 }, cb))
   await ctx.call('alice', 'query-cb', (cb) => alice.query({ where: { objectId: room.id } }, cb))
   await ctx.call('alice', 'ping-cb', (cb) => alice.ping(ctx.id('bob'), cb))
