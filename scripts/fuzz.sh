@@ -28,7 +28,7 @@ profile=(--dev)
 if [ "${FUZZ_RELEASE:-0}" = 1 ]; then profile=(); fi
 
 status=0
-for target in server_frames client_frames; do
+for target in server_frames client_frames v3_frames; do
   mkdir -p "fuzz/corpus/$target"
   echo "== $target for ${SECS}s"
   if ! cargo +nightly fuzz run "${profile[@]}" "$target" \

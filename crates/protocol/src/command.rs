@@ -108,6 +108,7 @@ struct Fields {
     mid: Option<Value>,
     tt: Option<Value>,
     tmid: Option<Value>,
+    st: Option<Value>,
 }
 
 /// A frame's routing part and its untyped fields.
@@ -188,6 +189,10 @@ impl Envelope {
                     Some(_) => Peer::Invalid,
                 },
                 signature: self.signature(),
+                session_token: match &f.st {
+                    Some(Value::String(st)) => Some(st.clone()),
+                    _ => None,
+                },
             }),
             ("session", "query") => Command::SessionQuery {
                 ids: client_ids(f.session_peer_ids.as_ref(), "sessionPeerIds")?,
@@ -397,6 +402,9 @@ pub struct SessionOpen {
     pub app_id: Option<String>,
     pub peer: Peer,
     pub signature: Option<Signature>,
+    /// `st`: the session token of an earlier login (v3 reconnects), in place of a
+    /// signature.
+    pub session_token: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -31,6 +31,7 @@ mod server;
 mod service;
 pub mod store;
 mod time;
+mod v3;
 
 pub use cli::cli_main;
 pub use config::{App, Config, Limits};

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use leanrt_protocol::v3::subprotocol::Unsupported;
+use leanrt_protocol::v3::Subprotocol;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -12,6 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::config::AppCheck;
+use crate::connection::Dialect;
 use crate::server::Shared;
 
 /// Largest accepted request head.
@@ -31,6 +34,8 @@ struct Head {
     path: String,
     upgrade: bool,
     key: Option<String>,
+    /// `Sec-WebSocket-Protocol`: the subprotocols offered.
+    protocols: Option<String>,
     host: Option<String>,
     /// Every header of a REST request (empty for other requests).
     headers: Vec<(String, String)>,
@@ -68,6 +73,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, httparse::Error> {
     Ok(Some(Head {
         upgrade: header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")),
         key: header("sec-websocket-key"),
+        protocols: header("sec-websocket-protocol"),
         host: header("host"),
         headers,
         method: req.method.unwrap_or_default().to_owned(),
@@ -149,7 +155,10 @@ fn route(shared: &Shared, head: &Head) -> (&'static str, String) {
 
 /// Serves the HTTP request on `stream`, returning the WebSocket if it upgraded;
 /// plain HTTP requests are answered here.
-pub async fn accept(mut stream: TcpStream, shared: &Shared) -> Option<WebSocketStream<TcpStream>> {
+pub async fn accept(
+    mut stream: TcpStream,
+    shared: &Shared,
+) -> Option<(WebSocketStream<TcpStream>, Dialect)> {
     let Some((head, buf)) = read_head(&mut stream).await else {
         respond(&mut stream, "400 Bad Request", r#"{"error":"bad request"}"#).await;
         return None;
@@ -164,9 +173,24 @@ pub async fn accept(mut stream: TcpStream, shared: &Shared) -> Option<WebSocketS
             .await;
             return None;
         };
+        // The chosen subprotocol is echoed: the v3 SDKs fail without it.
+        let (dialect, echo) = match Subprotocol::negotiate(head.protocols.as_deref()) {
+            Ok(None) => (Dialect::Json, String::new()),
+            Ok(Some((protocol, name))) => (
+                Dialect::V3(protocol),
+                format!("Sec-WebSocket-Protocol: {name}\r\n"),
+            ),
+            Err(Unsupported(offered)) => {
+                let body = json!({"error": format!("unsupported subprotocol {offered:?}; \
+                    served: none (v2 JSON), lc.protobuf2.3, lc.protobuf2.1, lc.proto2base64.3, \
+                    lc.proto2base64.1")});
+                respond(&mut stream, "400 Bad Request", &body.to_string()).await;
+                return None;
+            }
+        };
         let response = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {}\r\n\r\n",
+             Sec-WebSocket-Accept: {}\r\n{echo}\r\n",
             derive_accept_key(key.as_bytes())
         );
         if stream.write_all(response.as_bytes()).await.is_err() {
@@ -187,7 +211,7 @@ pub async fn accept(mut stream: TcpStream, shared: &Shared) -> Option<WebSocketS
         drop(buf);
         let ws =
             WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
-        return Some(ws);
+        return Some((ws, dialect));
     }
     let path = head.path.split('?').next().unwrap_or_default();
     if head.method != "OPTIONS" && crate::rest::is_rest_path(path) {

@@ -153,13 +153,14 @@ impl Server {
                         ws = router::accept(stream, &shared) => ws,
                         _ = stopped.changed() => None,
                     };
-                    if let Some(ws) = ws {
+                    if let Some((ws, dialect)) = ws {
                         tracing::debug!("websocket open");
                         let session = SessionId {
                             node: shared.service.node.clone(),
                             conn: id,
                         };
-                        connection::serve(ws, shared.service.clone(), session, stopped).await;
+                        connection::serve(ws, dialect, shared.service.clone(), session, stopped)
+                            .await;
                         tracing::debug!("websocket closed");
                     }
                     drop(slot);

@@ -3,6 +3,7 @@
 //! backend can share between nodes.
 
 mod nonces;
+pub mod session_token;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,7 +11,9 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::delivered::Delivered;
 use super::login::{self, Delivery};
+use super::subsessions::Subsessions;
 use super::write::WRITE_BATCH;
+use super::Dialect;
 use crate::domain::event::{Event, Push};
 use crate::domain::{SessionId, StoredMessage};
 use crate::hub::Outbox;
@@ -92,11 +94,22 @@ pub struct Conn {
     delivered: Delivered,
     acks: Vec<Ack>,
     pub rate: RateLimit,
+    /// The wire dialect, chosen at the upgrade.
+    pub dialect: Dialect,
+    /// Further sessions on this socket (v3 only).
+    pub subs: Subsessions,
 }
 
 impl Conn {
-    pub fn new(id: SessionId, service: Arc<Service>, outbox: Arc<Outbox>) -> Conn {
+    pub fn new(
+        id: SessionId,
+        service: Arc<Service>,
+        outbox: Arc<Outbox>,
+        dialect: Dialect,
+    ) -> Conn {
         Conn {
+            dialect,
+            subs: Subsessions::default(),
             rate: RateLimit::new(service.limits.frames_per_second),
             id,
             service,
@@ -144,6 +157,13 @@ impl Conn {
     /// Answers a heartbeat: `{}` as it came (§2.3).
     pub fn heartbeat(&mut self) {
         self.out.push(Utf8Bytes::from_static("{}"));
+    }
+
+    /// Sends a frame addressed to `peer`, whatever this connection's session.
+    pub fn send_to(&mut self, peer: &str, body: &Value) {
+        let prefix = render::peer_prefix(peer);
+        self.out
+            .push(render::addressed(Some(&prefix), &body.to_string()));
     }
 
     /// Sends frame text (a JSON object), with `peerId` once there is a session.
@@ -280,8 +300,27 @@ impl Conn {
         }
     }
 
-    /// The frames produced so far, ready to write.
+    /// The frames produced so far, ready to write in the connection's dialect.
     pub fn take_out(&mut self) -> impl Iterator<Item = Message> + '_ {
-        self.out.drain(..).map(Message::Text)
+        let (dialect, session) = (self.dialect, self.session.as_ref());
+        self.out
+            .drain(..)
+            .filter_map(move |text| dialect.frame(text, session))
+    }
+
+    /// One frame of v2 JSON text in the connection's dialect.
+    pub fn frame(&self, text: Utf8Bytes) -> Option<Message> {
+        self.dialect.frame(text, self.session.as_ref())
+    }
+
+    /// Acks every message of `cid` sent here with a timestamp in `from..=to` (v3
+    /// acks a range).
+    pub fn ack_range(&mut self, cid: &str, from: i64, to: i64) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let client = session.client.clone();
+        let acks = self.delivered.acked_range(&client, cid, from, to);
+        self.acks.extend(acks);
     }
 }

@@ -18,8 +18,23 @@ struct Sent {
     cid: Arc<str>,
     mid: Box<str>,
     seq: i64,
+    timestamp: i64,
     /// The sender, for messages that asked for receipts.
     receipt_to: Option<Box<str>>,
+}
+
+impl Sent {
+    fn ack(&self, client: &Arc<str>) -> Ack {
+        Ack {
+            cid: self.cid.clone(),
+            client: client.clone(),
+            seq: self.seq,
+            receipt: self
+                .receipt_to
+                .as_ref()
+                .map(|to| (self.mid.to_string(), to.to_string())),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -37,6 +52,7 @@ impl Delivered {
             cid: m.cid.clone(),
             mid: m.id.as_str().into(),
             seq: m.seq,
+            timestamp: m.timestamp,
             receipt_to: m.receipt.then(|| m.from.as_str().into()),
         });
     }
@@ -50,15 +66,29 @@ impl Delivered {
             .iter()
             .position(|s| &*s.mid == mid && &*s.cid == cid)?;
         let sent = self.ring.remove(at)?;
+        self.shrink_if_idle();
+        Some(sent.ack(client))
+    }
+
+    /// The acks for every message of `cid` sent here with a timestamp in
+    /// `from..=to` and not acked yet (v3 acks a range).
+    pub fn acked_range(&mut self, client: &Arc<str>, cid: &str, from: i64, to: i64) -> Vec<Ack> {
+        let mut acks = Vec::new();
+        self.ring.retain(|s| {
+            let hit = &*s.cid == cid && (from..=to).contains(&s.timestamp);
+            if hit {
+                acks.push(s.ack(client));
+            }
+            !hit
+        });
+        self.shrink_if_idle();
+        acks
+    }
+
+    fn shrink_if_idle(&mut self) {
         if self.ring.is_empty() && self.ring.capacity() > IDLE_CAPACITY {
             self.ring = VecDeque::new();
         }
-        Some(Ack {
-            cid: sent.cid,
-            client: client.clone(),
-            seq: sent.seq,
-            receipt: sent.receipt_to.map(|to| (mid.to_owned(), to.into())),
-        })
     }
 
     /// Whether `n` more messages fit without forgetting any unacked one.
@@ -100,6 +130,27 @@ mod tests {
         assert_eq!((ack.seq, ack.receipt), (2, Some(("m2".into(), "a".into()))));
         assert!(d.acked(&me, "c", "m2").is_none(), "a repeat costs nothing");
         assert_eq!(d.acked(&me, "c", "m1").map(|a| a.seq), Some(1));
+    }
+
+    #[test]
+    fn a_range_acks_what_was_sent_in_it() {
+        let me: Arc<str> = Arc::from("b");
+        let mut d = Delivered::default();
+        for seq in 1..=4 {
+            let mut m = msg(seq, seq == 2);
+            m.timestamp = seq * 10;
+            d.sent(&m);
+        }
+        let acks = d.acked_range(&me, "c", 20, 30);
+        let seqs: Vec<i64> = acks.iter().map(|a| a.seq).collect();
+        assert_eq!(seqs, [2, 3]);
+        assert_eq!(acks[0].receipt, Some(("m2".into(), "a".into())));
+        assert!(
+            d.acked_range(&me, "c", 20, 30).is_empty(),
+            "a repeat costs nothing"
+        );
+        assert!(d.acked_range(&me, "other", 0, 100).is_empty());
+        assert_eq!(d.acked_range(&me, "c", 0, 100).len(), 2);
     }
 
     #[test]

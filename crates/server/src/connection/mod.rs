@@ -10,6 +10,7 @@
 mod conn;
 mod delivered;
 mod login;
+mod subsessions;
 mod write;
 
 use std::collections::VecDeque;
@@ -28,10 +29,14 @@ pub use conn::{Conn, PendingDirect, Then};
 use conn::{PageRead, Task};
 use write::{poll_writing, settle, write_all, Writing, CLOSE_TIMEOUT, WRITE_BATCH};
 
+use leanrt_protocol::v3::Subprotocol;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
 use crate::domain::SessionId;
 use crate::hub::Outbox;
 use crate::json;
-use crate::service::{Failure, Service};
+use crate::service::{Failure, Service, SessionCtx};
+use crate::v3;
 
 /// Close code of a server shutdown (going away).
 const GOING_AWAY: u16 = 1001;
@@ -74,12 +79,39 @@ enum Inbound {
     End(Option<u16>),
 }
 
+/// The wire dialect of a connection, chosen by the subprotocol at the upgrade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// v2 JSON text frames (no subprotocol).
+    Json,
+    /// v3 protobuf (`lc.protobuf2.*` / `lc.proto2base64.*`).
+    V3(Subprotocol),
+}
+
+impl Dialect {
+    /// A frame of v2 JSON text as this dialect writes it; `None` when it has no
+    /// form here (logged).
+    pub fn frame(self, text: Utf8Bytes, session: Option<&SessionCtx>) -> Option<Message> {
+        match self {
+            Dialect::Json => Some(Message::Text(text)),
+            Dialect::V3(protocol) => v3::outbound(protocol, &text, session),
+        }
+    }
+}
+
 fn on_inbound(conn: &mut Conn, inbound: Option<Result<Message, WsError>>) -> Inbound {
     match inbound {
         None => Inbound::End(None),
         Some(Ok(Message::Close(_))) => Inbound::PeerClosed,
         Some(Ok(Message::Text(text))) => {
-            json::dispatch(conn, &text);
+            match conn.dialect {
+                Dialect::Json => json::dispatch(conn, &text),
+                Dialect::V3(_) => v3::dispatch_text(conn, &text),
+            }
+            Inbound::Handled
+        }
+        Some(Ok(Message::Binary(bytes))) if matches!(conn.dialect, Dialect::V3(_)) => {
+            v3::dispatch(conn, &bytes);
             Inbound::Handled
         }
         Some(Ok(Message::Binary(_))) => {
@@ -126,6 +158,7 @@ async fn poll_page(
 /// Runs a connection until either side closes it or the server shuts down.
 pub async fn serve<S>(
     ws: WebSocketStream<S>,
+    dialect: Dialect,
     service: Arc<Service>,
     id: SessionId,
     mut shutdown: watch::Receiver<bool>,
@@ -146,7 +179,7 @@ pub async fn serve<S>(
         service: service.clone(),
         id: id.clone(),
     };
-    let mut conn = Conn::new(id.clone(), service.clone(), outbox.clone());
+    let mut conn = Conn::new(id.clone(), service.clone(), outbox.clone(), dialect);
     // Liveness: a WebSocket ping after a quiet interval; a second quiet interval closes.
     let ping_interval = service.limits.ping_interval;
     let idle = tokio::time::sleep(ping_interval);
@@ -269,6 +302,9 @@ pub async fn serve<S>(
                 () = outbox.ready(), if backlog.len() < WRITE_BATCH && !conn.opening => {
                     conn.drain_outbox();
                 }
+                Some(frame) = conn.subs.next(), if backlog.len() < MAX_BACKLOG => {
+                    backlog.push(frame);
+                }
             }
         }
     };
@@ -296,9 +332,10 @@ pub async fn serve<S>(
             code: CloseCode::from(code),
             reason: close_reason(code).into(),
         };
+        let notice = json::closing_notice(code).and_then(|n| conn.frame(n.into()));
         let closing = async {
-            if let Some(notice) = json::closing_notice(code) {
-                sink.send(Message::text(notice)).await?;
+            if let Some(notice) = notice {
+                sink.send(notice).await?;
             }
             sink.send(Message::Close(Some(frame))).await?;
             while let Some(Ok(msg)) = stream.next().await {

@@ -9,9 +9,10 @@ use leanrt_protocol::ErrorCode;
 use serde_json::{json, Number, Value};
 
 use crate::config::AppCheck;
-use crate::connection::{Conn, PendingDirect, Then};
+use crate::connection::{Conn, Dialect, PendingDirect, Then};
+use crate::ids::random_id;
 use crate::service::{Failure, Notices, Service, SessionCtx};
-use crate::time::iso;
+use crate::time::{iso, now_ms};
 
 /// Handles one text frame.
 pub fn dispatch(conn: &mut Conn, text: &str) {
@@ -168,7 +169,13 @@ pub fn run(conn: &mut Conn, i: Option<Number>, command: Command) {
             }
             Command::Direct(d) => {
                 let sent = service.send_transient(&s, d).await;
-                answer(i, true, sent, |_, _, ()| {})
+                // v2 clients expect no ack; v3 SDKs wait for one (configBitmap bit 3).
+                answer(i, true, sent, |conn, i, ()| {
+                    if conn.dialect != Dialect::Json {
+                        let ack = json!({"cmd": "ack", "uid": random_id(), "t": now_ms()});
+                        conn.reply(i, ack);
+                    }
+                })
             }
             Command::Logs(req) => {
                 let logs = service.logs(&s, req).await;
@@ -222,8 +229,8 @@ fn open(conn: &mut Conn, i: Option<Number>, req: SessionOpen) {
             .as_deref()
             .is_some_and(|app| !matches!(conn.service.apps.check(app), AppCheck::Unknown));
         let same = match &req.peer {
-            _ if !known => return refuse(conn, ErrorCode::AppNotAvailable),
-            Peer::Invalid => return refuse(conn, ErrorCode::InvalidLogin),
+            _ if !known => return refuse(conn, i.as_ref(), ErrorCode::AppNotAvailable),
+            Peer::Invalid => return refuse(conn, i.as_ref(), ErrorCode::InvalidLogin),
             Peer::Anonymous => true,
             Peer::Id(id) => *id == client,
         };
@@ -251,7 +258,7 @@ fn open(conn: &mut Conn, i: Option<Number>, req: SessionOpen) {
             conn.opening = false;
             let session = match opened {
                 Ok(session) => session,
-                Err(code) => return refuse(conn, code),
+                Err(code) => return refuse(conn, i.as_ref(), code),
             };
             tracing::Span::current().record("client", &*session.client);
             let client = session.client.to_string();
@@ -274,8 +281,12 @@ fn open(conn: &mut Conn, i: Option<Number>, req: SessionOpen) {
 }
 
 /// Ends a login: `session closed` with the code, then a close with the same code.
-fn refuse(conn: &mut Conn, code: ErrorCode) {
-    conn.send(session_closed(code));
+/// v3 SDKs wait for a reply to their `session open`, so theirs carries its `i`.
+fn refuse(conn: &mut Conn, i: Option<&Number>, code: ErrorCode) {
+    match conn.dialect {
+        Dialect::Json => conn.send(session_closed(code)),
+        Dialect::V3(_) => conn.reply(i, session_closed(code)),
+    }
     conn.close = Some(code.code());
 }
 

@@ -8,6 +8,7 @@ mod history;
 mod presence;
 mod record;
 mod request;
+mod sdk;
 mod send;
 
 use serde_json::{json, Value};
@@ -110,13 +111,16 @@ pub async fn serve(
 
 async fn handle(shared: &Shared, req: &Request) -> Result<(u16, Value), Error> {
     let service = &shared.service;
+    let path: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    if sdk::is_sdk_call(&req.method, &path) {
+        return sdk::notifications(service, req).map(|b| (200, b));
+    }
     let app = auth::authenticate(
         req,
         |id| service.apps.rest_key(id),
         now_ms(),
         service.limits.signature_window,
     )?;
-    let path: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let reply = match (req.method.as_str(), &path[..]) {
         // Creating answers 201, as LeanCloud's class API does.
         ("POST", ["1.1", "classes", "_Conversation"]) => {

@@ -7,10 +7,12 @@ use leanrt_protocol::signature::Action;
 use leanrt_protocol::ErrorCode;
 
 use super::{Service, SessionCtx};
+use crate::auth::session_token;
 use crate::config::AppCheck;
 use crate::domain::SessionId;
 use crate::hub::Outbox;
 use crate::ids::random_id;
+use crate::time::now_ms;
 
 /// Ids considered by a ping (§6.1).
 const PING_IDS: usize = 20;
@@ -39,18 +41,24 @@ impl Service {
             Peer::Invalid => return Err(ErrorCode::InvalidLogin),
         };
         if let Some(key) = &master_key {
+            // A token that does not hold is no login either (4102): JS 5 answers
+            // LeanCloud's 4112 by opening again without one.
+            let resumed = req.session_token.as_deref().is_some_and(|st| {
+                session_token::holder(key, &app_id, st, now_ms()) == Some(client.as_str())
+            });
             // An anonymous login signs an empty clientId.
             let signed_id = if anonymous { "" } else { client.as_str() };
-            let valid = self
-                .signatures
-                .check(
-                    key,
-                    &app_id,
-                    signed_id,
-                    Action::Open,
-                    req.signature.as_ref(),
-                )
-                .await;
+            let valid = resumed
+                || self
+                    .signatures
+                    .check(
+                        key,
+                        &app_id,
+                        signed_id,
+                        Action::Open,
+                        req.signature.as_ref(),
+                    )
+                    .await;
             if !valid {
                 return Err(ErrorCode::SignatureFailed);
             }

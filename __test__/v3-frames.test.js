@@ -1,0 +1,139 @@
+'use strict'
+// Issue 15: the v3 transport frame by frame, with a raw `ws` client and the SDK's own
+// protobuf classes (`Protocols` of leancloud-realtime 5.0.0-rc.8): subprotocol
+// negotiation and echo, both framings, and bad frames, which get an error and never
+// a crash or silence.
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const WebSocket = require('ws')
+const { Protocols } = require('leancloud-realtime-5')
+
+const { startServer, stopAll } = require('./helpers/server')
+
+const APP = 'v3Frames'
+const { GenericCommand, CommandType, OpType } = Protocols
+const name = (en, v) => Object.keys(en).find((k) => en[k] === v)
+
+let srv
+before(async () => {
+  srv = await startServer({ app: APP })
+})
+after(() => stopAll())
+
+// A connection offering `protocol`; resolves once open.
+function connect (protocol) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(srv.routerUrl.replace(/^http/, 'ws') + '/', protocol)
+    ws.binaryType = 'nodebuffer'
+    const inbox = []
+    const waiting = []
+    ws.on('message', (data, isBinary) => {
+      const bytes = isBinary ? data : Buffer.from(data.toString(), 'base64')
+      const cmd = GenericCommand.decode(bytes)
+      const frame = { raw: cmd, isBinary, cmd: name(CommandType, cmd.cmd), op: cmd.op === null ? null : name(OpType, cmd.op), i: cmd.i }
+      const w = waiting.shift()
+      if (w) w(frame)
+      else inbox.push(frame)
+    })
+    ws.next = () => new Promise((resolve) => (inbox.length ? resolve(inbox.shift()) : waiting.push(resolve)))
+    ws.sendCommand = (fields, base64) => {
+      const bytes = new GenericCommand(fields).toBuffer()
+      ws.send(base64 ? bytes.toString('base64') : bytes)
+    }
+    ws.once('open', () => resolve(ws))
+    ws.once('unexpected-response', (req, res) => reject(Object.assign(new Error('refused'), { status: res.statusCode })))
+    ws.once('error', reject)
+  })
+}
+
+async function opened (protocol, peerId) {
+  const ws = await connect(protocol)
+  ws.sendCommand({ cmd: 'session', op: 'open', appId: APP, peerId, i: 1, sessionMessage: { ua: 'test/1' } })
+  const reply = await ws.next()
+  assert.equal(reply.cmd, 'session')
+  assert.equal(reply.op, 'opened')
+  return { ws, reply }
+}
+
+test('the offered subprotocol is echoed; an unserved one is refused with 400', async () => {
+  for (const protocol of ['lc.protobuf2.3', 'lc.protobuf2.1', 'lc.proto2base64.3', 'lc.proto2base64.1']) {
+    const ws = await connect(protocol)
+    assert.equal(ws.protocol, protocol)
+    ws.close()
+  }
+  await assert.rejects(connect('lc.json.3'), (e) => e.status === 400)
+  await assert.rejects(connect('lc.protobuf.3'), (e) => e.status === 400, 'the pre-3.5 package is not served')
+})
+
+test('login: opened carries the peerId, a session token and the server time, and code is unset', async () => {
+  const { ws, reply } = await opened('lc.protobuf2.3', 'frames-alice')
+  assert.equal(reply.i, 1)
+  assert.equal(reply.raw.peerId, 'frames-alice')
+  assert.ok(reply.isBinary)
+  const s = reply.raw.sessionMessage
+  assert.equal(s.code, null, 'the SDKs treat a set code as a failure')
+  assert.match(s.st, /^\d+\.[0-9a-f]{40}\.frames-alice$/)
+  assert.equal(s.stTtl, 7 * 24 * 3600)
+  assert.ok(Math.abs(Number(reply.raw.serverTs) - Date.now()) < 60000)
+  // `session refresh` gives a fresh token.
+  ws.sendCommand({ cmd: 'session', op: 'refresh', i: 2, sessionMessage: { st: s.st } })
+  const refreshed = await ws.next()
+  assert.deepEqual([refreshed.cmd, refreshed.op, refreshed.i], ['session', 'refreshed', 2])
+  assert.match(refreshed.raw.sessionMessage.st, /\.frames-alice$/)
+  ws.close()
+})
+
+test('echo answers with the same i, in binary and in base64 framing', async () => {
+  const { ws } = await opened('lc.protobuf2.3', 'frames-echo')
+  ws.sendCommand({ cmd: 'echo', i: 9 })
+  assert.deepEqual(await ws.next().then((f) => [f.cmd, f.i, f.isBinary]), ['echo', 9, true])
+  ws.close()
+  const b = await connect('lc.proto2base64.3')
+  b.sendCommand({ cmd: 'echo', i: 4 }, true)
+  assert.deepEqual(await b.next().then((f) => [f.cmd, f.i, f.isBinary]), ['echo', 4, false])
+  b.close()
+})
+
+test('bad frames get error frames (with their i when readable), and the connection keeps working', async () => {
+  const { ws } = await opened('lc.protobuf2.3', 'frames-bad')
+  const expectError = async (label, i) => {
+    const f = await ws.next()
+    assert.equal(f.cmd, 'error', label)
+    assert.equal(f.i, i, label)
+    assert.equal(typeof f.raw.errorMessage.code, 'number', label)
+    assert.equal(typeof f.raw.errorMessage.reason, 'string', label + ': a required field')
+    return f.raw.errorMessage
+  }
+  ws.send(Buffer.from([0x0a])) // a truncated field
+  assert.equal((await expectError('truncated', null)).code, 4200)
+  ws.send(Buffer.from([0xff, 0xff, 0xff, 0xff]))
+  await expectError('garbage', null)
+  ws.send('%%% not base64 %%%')
+  await expectError('text on a binary connection that is no base64', null)
+  ws.sendCommand({ cmd: 'blacklist', op: 'query', i: 5, blacklistMessage: { srcCid: 'x' } })
+  await expectError('a command leanrt does not serve', 5)
+  ws.sendCommand({ cmd: 'conv', op: 'query', i: 6, convMessage: { where: { data: '{not json' } } })
+  assert.match((await expectError('where that is no JSON', 6)).detail, /where\.data is not JSON/)
+  ws.sendCommand({ cmd: 'conv', op: 'max_read', i: 7, convMessage: { cid: 'x' } })
+  await expectError('an op leanrt does not serve', 7)
+  // A wire type that does not match the schema (field 5, `i`, as a length-delimited string).
+  ws.send(Buffer.from([0x08, 0x0e, 0x2a, 0x01, 0x41]))
+  await expectError('a wrong wire type', null)
+  // Quiet commands without i are accepted silently; the next answer is the echo.
+  ws.sendCommand({ cmd: 'read', readMessage: { convs: [{ cid: 'x', timestamp: 1 }] } })
+  ws.sendCommand({ cmd: 'report', op: 'upload', reportMessage: { type: 'token', data: 'x' } })
+  ws.sendCommand({ cmd: 'echo', i: 8 })
+  assert.deepEqual(await ws.next().then((f) => [f.cmd, f.i]), ['echo', 8])
+  ws.close()
+  // The server is still up.
+  const again = await opened('lc.protobuf2.3', 'frames-after')
+  again.ws.close()
+})
+
+test('before a login, a request gets 4105 with its i', async () => {
+  const ws = await connect('lc.protobuf2.3')
+  ws.sendCommand({ cmd: 'conv', op: 'count', i: 3, convMessage: { cid: 'x' } })
+  const f = await ws.next()
+  assert.deepEqual([f.cmd, f.i, f.raw.errorMessage.code], ['error', 3, 4105])
+  ws.close()
+})

@@ -1,0 +1,271 @@
+'use strict'
+// Issue 15: LeanCloud's current JavaScript SDKs (5.0.0-rc.8 and 4.3.1, protobuf over
+// `lc.protobuf2.3`) as clients of leanrt-server, in conversations shared with the
+// original 2.4.0 SDK (the v2 JSON dialect) on the same server.
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+
+const { startServer, stopAll } = require('./helpers/server')
+const { originalFactory, closeAll } = require('./helpers/original')
+const { SDKS } = require('./helpers/v3-sdks')
+const { until } = require('./leanrt-common')
+
+const MASTER = 'v3Master'
+const T = { timeout: 60000 }
+
+let srv
+let v2
+
+// One app per SDK and flow: 5.x refuses a second Realtime for an appId in a process.
+const apps = []
+const appFor = (sdk, flow) => {
+  const id = `v3${apps.length}x${sdk.name.replace(/\W/g, '')}${flow}`
+  apps.push(id)
+  return id
+}
+const FLOWS = ['chat', 'cross', 'signed', 'shared']
+for (const sdk of SDKS) for (const flow of FLOWS) appFor(sdk, flow)
+const appOf = (sdk, flow) => apps[SDKS.indexOf(sdk) * FLOWS.length + FLOWS.indexOf(flow)]
+
+before(async () => {
+  const signed = SDKS.map((sdk) => `${appOf(sdk, 'signed')}:${MASTER}`)
+  const open = apps.filter((a) => !a.endsWith('signed'))
+  srv = await startServer({ app: open.concat(signed) })
+  v2 = originalFactory(srv.routerUrl)
+})
+
+after(async () => {
+  await closeAll()
+  await stopAll()
+})
+
+// A 2.4.0 client, opened.
+function v2Client (appId, clientId) {
+  return new Promise((resolve) => {
+    const c = v2({ appId, clientId }, () => resolve(c))
+  })
+}
+const v2Call = (fn) => new Promise((resolve) => fn(resolve))
+
+// A typed message of the app's own (type 1), as the SDK docs define one.
+function voteClass (sdk) {
+  class Vote extends sdk.TypedMessage {}
+  sdk.messageType(1)(Vote)
+  sdk.messageField(['choice'])(Vote)
+  return Vote
+}
+
+for (const sdk of SDKS) {
+  const { Realtime, TextMessage, Event } = sdk.sdk
+
+  test(`${sdk.name}: text and typed messages with a 2.4.0 peer, history paging, ping`, T, async () => {
+    const appId = appOf(sdk, 'chat')
+    const p = appId + '_' // clientIds are one namespace for every app
+    const rt = new Realtime(sdk.options(srv, appId))
+    const Vote = voteClass(sdk.sdk)
+    rt.register(Vote)
+    const alice = await rt.createIMClient(`${p}alice`)
+    assert.equal(alice.id, `${p}alice`)
+    const bob = await v2Client(appId, `${p}bob`)
+    const bobGot = []
+    bob.on('message', (m) => bobGot.push(m))
+    const aliceGot = []
+    alice.on(Event.MESSAGE, (m, conv) => aliceGot.push({ m, cid: conv.id }))
+
+    const conv = await alice.createConversation({ members: [`${p}bob`], name: 'ab', topic: 'tests' })
+    assert.deepEqual(conv.members.slice().sort(), [`${p}alice`, `${p}bob`])
+    assert.equal(conv.name, 'ab')
+    assert.equal(conv.get('topic'), 'tests')
+
+    const text = await conv.send(new TextMessage('hello from v3'))
+    assert.equal(typeof text.id, 'string')
+    assert.ok(text.timestamp instanceof Date)
+    const vote = new Vote()
+    vote.choice = 'yes'
+    vote.setText('I vote')
+    await conv.send(vote)
+    await until(() => bobGot.length === 2, 'bob gets both')
+    assert.equal(bobGot[0].cid, conv.id)
+    assert.equal(bobGot[0].fromPeerId, `${p}alice`)
+    assert.deepEqual(JSON.parse(JSON.stringify(bobGot[0].msg)), { text: 'hello from v3', type: 'text' })
+    assert.deepEqual(JSON.parse(JSON.stringify(bobGot[1].msg)), { _lctype: 1, _lctext: 'I vote', choice: 'yes' })
+
+    // 2.4.0 -> v3: plain text, then the app's typed message as a raw object.
+    const bobRoom = await v2Call((cb) => bob.room(conv.id, cb))
+    await v2Call((cb) => bobRoom.send('hi from 2.4.0', cb))
+    await v2Call((cb) => bobRoom.send({ _lctype: 1, _lctext: 'me too', choice: 'no' }, cb))
+    await until(() => aliceGot.length === 2, 'alice gets both')
+    assert.equal(aliceGot[0].cid, conv.id)
+    assert.equal(aliceGot[0].m.from, `${p}bob`)
+    assert.equal(aliceGot[0].m.content, 'hi from 2.4.0')
+    assert.ok(aliceGot[1].m instanceof Vote, 'a registered typed message')
+    assert.equal(aliceGot[1].m.choice, 'no')
+    assert.equal(aliceGot[1].m.getText(), 'me too')
+
+    // History: newest first in pages, each page oldest first.
+    for (let k = 0; k < 5; k++) await conv.send(new TextMessage(`n${k}`))
+    const contentOf = (m) => (m instanceof TextMessage ? m.getText() : m instanceof Vote ? `vote ${m.choice}` : m.content)
+    const newest = await conv.queryMessages({ limit: 3 })
+    assert.deepEqual(newest.map(contentOf), ['n2', 'n3', 'n4'])
+    const pages = []
+    const it = conv.createMessagesIterator({ limit: 4 })
+    for (;;) {
+      const page = await it.next()
+      if (page.value.length) pages.push(page.value.map(contentOf))
+      if (page.done) break
+    }
+    assert.deepEqual(pages, [
+      ['n1', 'n2', 'n3', 'n4'],
+      ['vote yes', 'hi from 2.4.0', 'vote no', 'n0'],
+      ['hello from v3']
+    ])
+
+    assert.deepEqual(await alice.ping([`${p}bob`, `${p}nobody`]), [`${p}bob`])
+    // Count and update, seen from 2.4.0.
+    assert.equal(await conv.count(), 2)
+    conv.name = 'renamed'
+    conv.set('topic', 'more tests')
+    await conv.save()
+    const [found] = await v2Call((cb) => bob.query({ where: { objectId: conv.id } }, cb))
+    assert.equal(found.name, 'renamed')
+    assert.equal(found.topic, 'more tests', JSON.stringify(found))
+    await alice.close()
+    bob.close()
+  })
+}
+
+for (const sdk of SDKS) {
+  const { Realtime, TextMessage, Event, MessageStatus } = sdk.sdk
+
+  test(`${sdk.name}: one conversation with a 2.4.0 client: members both ways, receipts both ways`, T, async () => {
+    const appId = appOf(sdk, 'cross')
+    const p = appId + '_'
+    const rt = new Realtime(sdk.options(srv, appId))
+    const alice = await rt.createIMClient(`${p}alice`)
+    const bob = await v2Client(appId, `${p}bob`)
+    const bobEvents = []
+    for (const ev of ['invited', 'membersjoined', 'membersleft', 'receipt']) bob.on(ev, (d) => bobEvents.push([ev, d]))
+    const conv = await alice.createConversation({ members: [`${p}bob`], name: 'cross' })
+    await until(() => bobEvents.some(([ev]) => ev === 'invited'), 'bob is invited')
+    assert.equal(bobEvents[0][1].cid, conv.id)
+    assert.equal(bobEvents[0][1].initBy, `${p}alice`)
+
+    // v3 adds; 2.4.0 sees it.
+    await conv.add([`${p}carol`])
+    await until(() => bobEvents.some(([ev]) => ev === 'membersjoined'), 'bob sees carol join')
+    assert.deepEqual(bobEvents.find(([ev]) => ev === 'membersjoined')[1].m, [`${p}carol`])
+    // 2.4.0 adds and removes; v3 sees both, on the client and on the conversation.
+    const aliceEvents = []
+    alice.on(Event.MEMBERS_JOINED, (p, c) => aliceEvents.push(['joined', p.members, p.invitedBy, c.id]))
+    alice.on(Event.MEMBERS_LEFT, (p, c) => aliceEvents.push(['left', p.members, p.kickedBy, c.id]))
+    const bobRoom = await v2Call((cb) => bob.room(conv.id, cb))
+    await v2Call((cb) => bobRoom.add(`${p}dave`, cb))
+    await v2Call((cb) => bobRoom.remove(`${p}carol`, cb))
+    await until(() => aliceEvents.length === 2, 'alice sees both changes')
+    assert.deepEqual(aliceEvents, [['joined', [`${p}dave`], `${p}bob`, conv.id], ['left', [`${p}carol`], `${p}bob`, conv.id]])
+    assert.deepEqual(conv.members.slice().sort(), [`${p}alice`, `${p}bob`, `${p}dave`])
+
+    // 2.4.0 asks for a receipt; the v3 client's ack (a timestamp range) makes it.
+    const got = []
+    alice.on(Event.MESSAGE, (m) => got.push(m))
+    await v2Call((cb) => bobRoom.send('ack me', { receipt: true }, cb))
+    await until(() => bobEvents.some(([ev]) => ev === 'receipt'), 'bob gets the receipt')
+    const receipt = bobEvents.find(([ev]) => ev === 'receipt')[1]
+    assert.equal(receipt.cid, conv.id)
+    assert.equal(receipt.id, got[0].id)
+    // v3 asks for one; 2.4.0's ack makes it, and the message turns delivered.
+    const sent = await conv.send(new TextMessage('ack me too'), { receipt: true })
+    await until(() => sent.status === MessageStatus.DELIVERED, 'alice sees her message delivered')
+    assert.ok(sent.deliveredAt instanceof Date)
+    assert.ok(sent.deliveredAt >= sent.timestamp, 'delivered after it was sent')
+    await alice.close()
+    bob.close()
+  })
+
+  test(`${sdk.name}: a signed app: login by signature, then a reconnect after a server restart by session token`, T, async () => {
+    const appId = appOf(sdk, 'signed')
+    const p = appId + '_'
+    const signs = []
+    const sign = (text) => {
+      const timestamp = Date.now()
+      const nonce = crypto.randomBytes(8).toString('hex')
+      const signature = crypto.createHmac('sha1', MASTER).update(text(timestamp, nonce)).digest('hex')
+      return { signature, timestamp, nonce }
+    }
+    const signatureFactory = (clientId) => {
+      signs.push(clientId)
+      return sign((t, n) => `${appId}:${clientId}::${t}:${n}`)
+    }
+    const conversationSignatureFactory = (cid, clientId, targets, action) => {
+      const sorted = targets.slice().sort().join(':')
+      return sign((t, n) => (cid ? `${appId}:${clientId}:${cid}:${sorted}:${t}:${n}:${action}` : `${appId}:${clientId}:${sorted}:${t}:${n}`))
+    }
+    const rt = new Realtime(sdk.options(srv, appId))
+    const alice = await rt.createIMClient(`${p}alice`, { signatureFactory, conversationSignatureFactory })
+    // A second client on the same socket with a bad signature is refused (4102);
+    // the first one stays logged in.
+    const bad = () => ({ signature: 'bad', timestamp: Date.now(), nonce: 'n' })
+    await assert.rejects(rt.createIMClient(`${p}mallory`, { signatureFactory: bad }), (e) => e.code === 4102)
+    const conv = await alice.createConversation({ members: [`${p}bob`], name: 'signed' })
+    await conv.send(new TextMessage('before'))
+    const reconnected = new Promise((resolve) => alice.once(Event.RECONNECT, resolve))
+    const failed = []
+    alice.on(Event.RECONNECT_ERROR, (e) => failed.push(e))
+    await srv.restart({ samePortOnly: true })
+    await reconnected
+    assert.deepEqual(failed, [])
+    assert.deepEqual(signs, [`${p}alice`], 'the reconnect signed nothing: its session token logged it in')
+    await conv.send(new TextMessage('after'))
+    const log = await conv.queryMessages({ limit: 10 })
+    assert.deepEqual(log.map((m) => m.getText()), ['before', 'after'])
+    await alice.close()
+  })
+}
+
+for (const sdk of SDKS) {
+  const { Realtime, TextMessage, Event } = sdk.sdk
+
+  test(`${sdk.name}: two clients on one Realtime share its socket and talk to each other`, T, async () => {
+    const appId = appOf(sdk, 'shared')
+    const p = appId + '_'
+    const rt = new Realtime(sdk.options(srv, appId))
+    const alice = await rt.createIMClient(`${p}alice`)
+    const bob = await rt.createIMClient(`${p}bob`)
+    assert.equal(bob.id, `${p}bob`)
+    const got = { alice: [], bob: [] }
+    alice.on(Event.MESSAGE, (m) => got.alice.push([m.from, m.getText ? m.getText() : m.content]))
+    bob.on(Event.MESSAGE, (m) => got.bob.push([m.from, m.getText ? m.getText() : m.content]))
+    const invited = []
+    bob.on(Event.INVITED, (payload, conv) => invited.push([payload.invitedBy, conv.id]))
+    const conv = await alice.createConversation({ members: [`${p}bob`], name: 'shared' })
+    await until(() => invited.length === 1, 'bob is invited on the shared socket')
+    assert.deepEqual(invited, [[`${p}alice`, conv.id]])
+    await conv.send(new TextMessage('to bob'))
+    await until(() => got.bob.length === 1, 'bob gets it')
+    const bobConv = await bob.getConversation(conv.id)
+    await bobConv.send(new TextMessage('to alice'))
+    await until(() => got.alice.length === 1, 'alice gets it')
+    assert.deepEqual(got, { alice: [[`${p}bob`, 'to alice']], bob: [[`${p}alice`, 'to bob']] })
+    assert.deepEqual(await alice.ping([`${p}bob`]), [`${p}bob`])
+    // A third client, a 2.4.0 one, sees both online; closing bob leaves alice working.
+    const carol = await v2Client(appId, `${p}carol`)
+    assert.deepEqual(await v2Call((cb) => carol.ping([`${p}alice`, `${p}bob`], cb)), [`${p}alice`, `${p}bob`])
+    // bob quits and joins again; alice sees both.
+    const changes = []
+    conv.on(Event.MEMBERS_LEFT, (payload) => changes.push(['left', payload.members]))
+    conv.on(Event.MEMBERS_JOINED, (payload) => changes.push(['joined', payload.members]))
+    await bobConv.quit()
+    await bobConv.join()
+    await until(() => changes.length === 2, 'alice sees bob quit and join')
+    assert.deepEqual(changes, [['left', [`${p}bob`]], ['joined', [`${p}bob`]]])
+    await bob.close()
+    const online = await v2Call((cb) => carol.ping([`${p}alice`, `${p}bob`], cb))
+    assert.deepEqual(online, [`${p}alice`])
+    await conv.send(new TextMessage('still here'))
+    const log = await conv.queryMessages({ limit: 10 })
+    assert.deepEqual(log.map((m) => m.getText()), ['to bob', 'to alice', 'still here'])
+    await alice.close()
+    carol.close()
+  })
+}
