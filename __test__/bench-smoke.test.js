@@ -25,5 +25,14 @@ test('npm run bench works at smoke size and fills every cell', { timeout: 240000
   // idle memory, the login push and the scans.
   assert.strictEqual(serverMeasures.length, 24)
   for (const [measure, by] of serverMeasures) assert.ok(Number.isFinite(by.server) && (by.server > 0 || /RSS/.test(measure)), `${measure} = ${by.server}`)
+  // Fan-out and ingest with v2 JSON and with v3 protobuf clients (CPU may round to 0
+  // at this size: /proc counts 10 ms ticks).
+  const protocolMeasures = Object.entries(results.protocols)
+  assert.strictEqual(protocolMeasures.length, 6)
+  for (const [measure, by] of protocolMeasures) {
+    assert.deepStrictEqual(Object.keys(by).sort(), ['v2', 'v3'], measure)
+    for (const [who, v] of Object.entries(by)) assert.ok(Number.isFinite(v) && (v > 0 || /CPU/.test(measure)), `${measure} / ${who} = ${v}`)
+  }
   assert.match(r.stdout, /\| Inbound messages\/s \|/)
+  assert.match(r.stdout, /\| Protocol measure \| v2 JSON clients \| v3 protobuf clients \|/)
 })

@@ -137,3 +137,31 @@ test('before a login, a request gets 4105 with its i', async () => {
   assert.deepEqual([f.cmd, f.i, f.raw.errorMessage.code], ['error', 3, 4105])
   ws.close()
 })
+
+test('offline messages: …2.1 pushes them at login, …2.3 sends an unread notification', async () => {
+  const { ws: sender } = await opened('lc.protobuf2.3', 'frames-sender')
+  sender.sendCommand({ cmd: 'conv', op: 'start', i: 2, convMessage: { m: ['frames-v21', 'frames-v23'], attr: { data: '{"name":"offline"}' } } })
+  const started = await sender.next()
+  assert.equal(started.op, 'started')
+  const cid = started.raw.convMessage.cid
+  for (const [k, text] of ['one', 'two'].entries()) {
+    sender.sendCommand({ cmd: 'direct', i: 3 + k, directMessage: { cid, msg: text } })
+    const ack = await sender.next()
+    assert.deepEqual([ack.cmd, ack.i, ack.raw.ackMessage.code], ['ack', 3 + k, null])
+  }
+  sender.close()
+
+  const { ws: v21 } = await opened('lc.protobuf2.1', 'frames-v21')
+  const pushed = [await v21.next(), await v21.next()]
+  assert.deepEqual(pushed.map((f) => [f.cmd, f.raw.directMessage.msg, f.raw.directMessage.offline, f.raw.directMessage.cid]),
+    [['direct', 'one', true, cid], ['direct', 'two', true, cid]])
+  v21.close()
+
+  const { ws: v23 } = await opened('lc.protobuf2.3', 'frames-v23')
+  const unread = await v23.next()
+  assert.equal(unread.cmd, 'unread')
+  const [tuple] = unread.raw.unreadMessage.convs
+  assert.deepEqual([tuple.cid, tuple.unread, tuple.data, tuple.from], [cid, 2, 'two', 'frames-sender'])
+  assert.ok(Number(unread.raw.unreadMessage.notifTime) > 0)
+  v23.close()
+})

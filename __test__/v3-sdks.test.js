@@ -24,14 +24,16 @@ const appFor = (sdk, flow) => {
   apps.push(id)
   return id
 }
-const FLOWS = ['chat', 'cross', 'signed', 'shared']
+const FLOWS = ['chat', 'cross', 'signed', 'shared', 'unread']
 for (const sdk of SDKS) for (const flow of FLOWS) appFor(sdk, flow)
 const appOf = (sdk, flow) => apps[SDKS.indexOf(sdk) * FLOWS.length + FLOWS.indexOf(flow)]
 
 before(async () => {
   const signed = SDKS.map((sdk) => `${appOf(sdk, 'signed')}:${MASTER}`)
   const open = apps.filter((a) => !a.endsWith('signed'))
-  srv = await startServer({ app: open.concat(signed) })
+  // The unread flows read the server's own counts through the REST API.
+  const keys = SDKS.flatMap((sdk) => ['--api-key', `${appOf(sdk, 'unread')}:${MASTER}`])
+  srv = await startServer({ app: open.concat(signed), args: keys })
   v2 = originalFactory(srv.routerUrl)
 })
 
@@ -248,6 +250,13 @@ for (const sdk of SDKS) {
     await until(() => got.alice.length === 1, 'alice gets it')
     assert.deepEqual(got, { alice: [[`${p}bob`, 'to alice']], bob: [[`${p}alice`, 'to bob']] })
     assert.deepEqual(await alice.ping([`${p}bob`]), [`${p}bob`])
+    // A read receipt: bob reads what alice asked receipts for.
+    const readAt = new Promise((resolve) => conv.once(Event.LAST_READ_AT_UPDATE, resolve))
+    const asked = await conv.send(new TextMessage('read me'), { receipt: true })
+    await until(() => got.bob.length === 2, 'bob gets it')
+    await bobConv.read()
+    await readAt
+    assert.ok(conv.lastReadAt >= asked.timestamp, 'alice learns when bob read it')
     // A third client, a 2.4.0 one, sees both online; closing bob leaves alice working.
     const carol = await v2Client(appId, `${p}carol`)
     assert.deepEqual(await v2Call((cb) => carol.ping([`${p}alice`, `${p}bob`], cb)), [`${p}alice`, `${p}bob`])
@@ -264,8 +273,63 @@ for (const sdk of SDKS) {
     assert.deepEqual(online, [`${p}alice`])
     await conv.send(new TextMessage('still here'))
     const log = await conv.queryMessages({ limit: 10 })
-    assert.deepEqual(log.map((m) => m.getText()), ['to bob', 'to alice', 'still here'])
+    assert.deepEqual(log.map((m) => m.getText()), ['to bob', 'to alice', 'read me', 'still here'])
     await alice.close()
     carol.close()
+  })
+}
+
+// The server's own unread count for a client (REST, master key).
+async function serverUnread (appId, client) {
+  const res = await fetch(`${srv.routerUrl}/1.1/rtm/messages/unread/${encodeURIComponent(client)}`, {
+    headers: { 'X-LC-Id': appId, 'X-LC-Key': `${MASTER},master` }
+  })
+  assert.equal(res.status, 200)
+  return (await res.json()).count
+}
+
+for (const sdk of SDKS) {
+  const { Realtime, Event } = sdk.sdk
+
+  test(`${sdk.name}: unread counts after an offline period, then read`, T, async () => {
+    const appId = appOf(sdk, 'unread')
+    const p = appId + '_'
+    const rt = new Realtime(sdk.options(srv, appId))
+    // alice has been online once; bob (2.4.0) writes while she is away.
+    await (await rt.createIMClient(`${p}alice`)).close()
+    const bob = await v2Client(appId, `${p}bob`)
+    const room = await v2Call((cb) => bob.room({ name: 'unread', members: [`${p}alice`] }, cb))
+    for (const text of ['m1', 'm2', 'm3']) await v2Call((cb) => room.send(text, cb))
+    assert.equal(await serverUnread(appId, `${p}alice`), 3)
+
+    const updates = []
+    const alice = await rt.createIMClient(`${p}alice`)
+    alice.on(Event.UNREAD_MESSAGES_COUNT_UPDATE, (convs) => updates.push(...convs))
+    await until(() => updates.length > 0, 'alice is told her unread counts')
+    const conv = updates.find((c) => c.id === room.id)
+    assert.equal(conv.unreadMessagesCount, 3)
+    assert.equal(conv.lastMessage.content, 'm3')
+    assert.equal(conv.lastMessage.from, `${p}bob`)
+    // Unread mode pulls: the messages come by history, not pushed.
+    const log = await conv.queryMessages({ limit: 10 })
+    assert.deepEqual(log.map((m) => m.content), ['m1', 'm2', 'm3'])
+    await conv.read()
+    assert.equal(conv.unreadMessagesCount, 0)
+    let left = 3
+    for (let k = 0; k < 100 && left > 0; k++) {
+      left = await serverUnread(appId, `${p}alice`)
+      if (left > 0) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    assert.equal(left, 0, 'the read settled them on the server')
+    await alice.close()
+
+    // Logged in again: nothing is unread any more.
+    const again = []
+    const alice2 = await rt.createIMClient(`${p}alice`)
+    alice2.on(Event.UNREAD_MESSAGES_COUNT_UPDATE, (convs) => again.push(...convs))
+    await alice2.ping([`${p}bob`])
+    assert.deepEqual(again.filter((c) => c.unreadMessagesCount > 0).map((c) => c.id), [])
+    await alice2.close()
+    bob.close()
   })
 }

@@ -4,10 +4,12 @@
 // measures from the Rust load generator. Contenders alternate within each repetition;
 // every figure is the median of the repetitions.
 //
-//   node bench/run.js [--smoke] [--reps N] [--write]
+//   node bench/run.js [--smoke] [--reps N] [--write] [--protocols]
 //
-// --smoke   tiny sizes and one repetition, debug binaries (run by `npm test`)
-// --write   also rewrite bench/RESULTS.md with the table
+// --smoke      tiny sizes and one repetition, debug binaries (run by `npm test`)
+// --write      also rewrite bench/RESULTS.md (with --protocols: PROTOCOL-RESULTS.md)
+// --protocols  only the server's cost per message with v3 protobuf clients against
+//              v2 JSON clients (`npm run bench:protocols`)
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -17,6 +19,7 @@ const { CONTENDERS } = require('./contenders')
 const argv = process.argv.slice(2)
 const smoke = argv.includes('--smoke')
 const write = argv.includes('--write')
+const protocolsOnly = argv.includes('--protocols')
 const repsAt = argv.indexOf('--reps')
 const REPS = repsAt >= 0 ? Number(argv[repsAt + 1]) : smoke ? 1 : 3
 const SIZE = smoke
@@ -87,8 +90,88 @@ function client(measure, contender, server, n, clientId = '') {
   return spawnRaised(process.execPath, args)
 }
 
-function loadgen(server, scenario, flags) {
-  return spawnRaised(bin('leanrt-loadgen'), ['--url', server.ws, scenario, ...flags])
+function loadgen(server, scenario, flags, dialect = 'v2') {
+  const v3 = dialect === 'v3' ? ['--v3'] : []
+  return spawnRaised(bin('leanrt-loadgen'), ['--url', server.ws, ...v3, scenario, ...flags])
+}
+
+/** CPU seconds a process has used so far (user and system, all threads). */
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // utime and stime, fields 14 and 15 of proc(5), in clock ticks of 1/100 s.
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** The server's CPU µs per unit of `work` while `run` runs, and its report. */
+async function serverCpu(server, units, run) {
+  const before = cpuSeconds(server.pid)
+  const report = await run()
+  return { report, us: ((cpuSeconds(server.pid) - before) * 1e6) / units }
+}
+
+/** Fan-out and ingest with clients of one dialect, each on a server of its own (on
+ * /dev/shm where there is one), with what the server spent per message. */
+async function dialectMeasures(dialect) {
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : undefined
+  const deliveries = SIZE.fanCount * SIZE.fanMembers
+  const fan = await onFresh(base, (s) => serverCpu(s, deliveries, () =>
+    jsonOf(loadgen(s, 'fanout', ['--members', SIZE.fanMembers, '--count', SIZE.fanCount], dialect), `loadgen fanout ${dialect}`)))
+  const ingest = await onFresh(base, (s) => serverCpu(s, SIZE.ingestCount, () =>
+    jsonOf(loadgen(s, 'ingest', ['--senders', SIZE.ingestSenders, '--count', SIZE.ingestCount], dialect), `loadgen ingest ${dialect}`)))
+  return {
+    [`Fan-out delivered/s (1 sender, ${SIZE.fanMembers} members)`]: fan.report.delivered_per_sec,
+    'Fan-out: server CPU µs per delivery': fan.us,
+    'Fan-out send→delivery p50 µs': fan.report.delivery_us.p50,
+    [`Ingest acked/s (${SIZE.ingestSenders} senders)`]: ingest.report.acked_per_sec,
+    'Ingest: server CPU µs per message': ingest.us,
+    'Ingest send→ack p50 µs': ingest.report.ack_us.p50,
+  }
+}
+
+/** The v3-against-v2 table. */
+function protocolTable(measures) {
+  const lines = ['| Protocol measure | v2 JSON clients | v3 protobuf clients | v3 ÷ v2 |', '|---|---|---|---|']
+  for (const [measure, by] of Object.entries(measures)) {
+    lines.push(`| ${measure} | ${fmt(by.v2)} | ${fmt(by.v3)} | ${(by.v3 / by.v2).toFixed(2)}× |`)
+  }
+  return lines.join('\n')
+}
+
+/** Both dialects, alternating first within each repetition. */
+async function protocolSamples(samples, rep) {
+  for (const dialect of rep % 2 ? ['v3', 'v2'] : ['v2', 'v3']) {
+    console.error(`rep ${rep + 1}/${REPS}: server with ${dialect} clients`)
+    collect(samples, dialect, await dialectMeasures(dialect))
+  }
+}
+
+async function protocolsMain() {
+  const started = Date.now()
+  const samples = {}
+  for (let rep = 0; rep < REPS; rep++) await protocolSamples(samples, rep)
+  const text = protocolTable(medians(samples))
+  const seconds = Math.round((Date.now() - started) / 1000)
+  console.log(`\n${text}\n\n${machine()}; ${REPS} repetition(s), medians; ${seconds} s`)
+  if (write) {
+    fs.writeFileSync(path.join(__dirname, 'PROTOCOL-RESULTS.md'), `# v3 protobuf clients against v2 JSON clients
+
+Command: \`npm run bench:protocols\` (\`node bench/run.js --protocols --write\` after a release build), ${REPS} repetitions, medians, dialects alternating.
+Date: ${new Date().toISOString().slice(0, 10)}. Machine: ${machine()}. Run time: ${seconds} s.
+
+${text}
+
+The Rust load generator (\`bench/loadgen\`, \`--v3\`) speaks each dialect over real
+sockets: fan-out is 1 sender, window 64, ${SIZE.fanMembers} members online acking every message
+(v3 acks one message id each, as v2 does); ingest is ${SIZE.ingestSenders} senders alone in their
+conversations, window 64. Each run has a leanrt-server of its own with its data file on
+\`/dev/shm\`. Server CPU is utime + stime of \`/proc/PID/stat\` over the run, divided by
+the deliveries (fan-out) or messages (ingest): that is the comparison that counts. The
+rates and latencies with v3 clients are bounded by the load generator itself, which
+shares the machine and decodes every v3 frame through the schema-driven codec and
+JSON, several times the CPU of its v2 client.
+`)
+  }
 }
 
 /** The four client measures for one contender; each in a fresh process. */
@@ -300,6 +383,7 @@ async function main() {
   const server = await startServer()
   const clientSamples = {}
   const serverSamples = {}
+  const protocolSamplesByMeasure = {}
   try {
     for (let rep = 0; rep < REPS; rep++) {
       // Rotate the order so that no contender always runs first.
@@ -310,16 +394,18 @@ async function main() {
       }
       console.error(`rep ${rep + 1}/${REPS}: server`)
       collect(serverSamples, 'server', await serverMeasures(server))
+      await protocolSamples(protocolSamplesByMeasure, rep)
     }
   } finally {
     server.stop()
   }
   const client = medians(clientSamples)
   const srv = medians(serverSamples)
-  const text = table(client, srv)
+  const protocols = medians(protocolSamplesByMeasure)
+  const text = `${table(client, srv)}\n\n${protocolTable(protocols)}`
   const seconds = Math.round((Date.now() - started) / 1000)
   console.log(`\n${text}\n\n${machine()}; ${REPS} repetition(s), medians; ${seconds} s`)
-  fs.writeFileSync(path.join(__dirname, smoke ? 'results-smoke.json' : 'results.json'), JSON.stringify({ date: new Date().toISOString(), machine: machine(), reps: REPS, size: SIZE, client, server: srv }, null, 2))
+  fs.writeFileSync(path.join(__dirname, smoke ? 'results-smoke.json' : 'results.json'), JSON.stringify({ date: new Date().toISOString(), machine: machine(), reps: REPS, size: SIZE, client, server: srv, protocols }, null, 2))
   if (write) writeResults(text, targets(client, srv), seconds)
 }
 
@@ -388,7 +474,7 @@ ${earlier}`
   fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), doc)
 }
 
-main().catch((err) => {
+;(protocolsOnly ? protocolsMain() : main()).catch((err) => {
   console.error(err.stack || err)
   process.exit(1)
 })

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::peer::{ack, parse, Delivered, Peer, Result, Target};
+use crate::peer::{self, ack, parse, text, Delivered, Peer, Result, Target};
 use crate::scenario::{burst, rss_bytes, run_tag};
 use crate::stats::Latencies;
 
@@ -43,8 +42,8 @@ pub async fn push(target: &Target, count: u64, server_pid: u32) -> Result<Value>
             frames.push(more?);
         }
         for frame in frames {
-            let Message::Text(text) = frame else { continue };
-            let Ok(d) = serde_json::from_str::<Delivered>(text.as_str()) else {
+            let Some(text) = text(frame) else { continue };
+            let Ok(d) = serde_json::from_str::<Delivered>(&text) else {
                 continue;
             };
             if d.cmd == "direct" {
@@ -76,7 +75,7 @@ async fn pipelined(peer: &mut Peer, frames: Vec<Value>, window: usize) -> Result
                 break;
             };
             f["i"] = json!(k + 1);
-            peer.sink.feed(Message::text(f.to_string())).await?;
+            peer.sink.feed(peer::frame(f.to_string())).await?;
             sent += 1;
         }
         peer.sink.flush().await?;
@@ -97,7 +96,7 @@ async fn sends(peer: &mut Peer, cid: &str, seconds: f64) -> Result<Latencies> {
         i += 1;
         let frame = json!({"cmd": "direct", "cid": cid, "msg": "ping", "i": i});
         let at = Instant::now();
-        peer.sink.send(Message::text(frame.to_string())).await?;
+        peer.sink.send(peer::frame(frame.to_string())).await?;
         loop {
             let reply = parse(peer.stream.next().await.ok_or("connection closed")??);
             if reply.is_some_and(|r| r["i"] == i) {
@@ -123,9 +122,7 @@ async fn queries(peer: &mut Peer, rate: f64, stop: Arc<AtomicBool>) -> Result<(u
         let due = started + Duration::from_secs_f64(sent as f64 / rate);
         if sent_at.len() < 16 && Instant::now() >= due {
             sent += 1;
-            peer.sink
-                .send(Message::text(query(sent).to_string()))
-                .await?;
+            peer.sink.send(peer::frame(query(sent).to_string())).await?;
             sent_at.insert(sent, Instant::now());
             continue;
         }

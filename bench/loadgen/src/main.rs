@@ -19,6 +19,10 @@ struct Cli {
     /// appId used for every session.
     #[arg(long, default_value = "bench")]
     app: String,
+    /// Speak v3 protobuf (`lc.protobuf2.3`, as LeanCloud's current SDKs do) instead
+    /// of v2 JSON.
+    #[arg(long)]
+    v3: bool,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -119,6 +123,9 @@ enum Scenario {
 
 fn main() {
     let cli = Cli::parse();
+    if cli.v3 {
+        peer::use_v3();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

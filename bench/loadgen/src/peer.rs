@@ -1,9 +1,12 @@
-//! One benchmark session: a WebSocket connection with an opened `session`.
+//! One benchmark session: a WebSocket connection with an opened `session`, in the
+//! v2 JSON dialect or (with `--v3`) in v3 protobuf under `lc.protobuf2.3`.
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use std::sync::OnceLock;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -13,6 +16,38 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub type Sink = SplitSink<Ws, Message>;
 pub type Stream = SplitStream<Ws>;
+
+/// Whether every session speaks v3 protobuf; set once, at start.
+static V3: OnceLock<bool> = OnceLock::new();
+
+/// Makes every session speak v3 protobuf instead of v2 JSON.
+pub fn use_v3() {
+    let _ = V3.set(true);
+}
+
+fn v3() -> bool {
+    V3.get().copied().unwrap_or(false)
+}
+
+/// A frame given as v2 JSON text, in the dialect in use.
+pub fn frame(text: String) -> Message {
+    if !v3() {
+        return Message::text(text);
+    }
+    let value: Value = serde_json::from_str(&text).expect("frames are JSON");
+    Message::binary(leanrt_protocol::v3::encode(&value).expect("frames have a v3 form"))
+}
+
+/// A received frame as v2 JSON text; `None` for anything else.
+pub fn text(msg: Message) -> Option<String> {
+    match msg {
+        Message::Text(text) => Some(text.as_str().to_owned()),
+        Message::Binary(bytes) if v3() => leanrt_protocol::v3::decode(&bytes)
+            .ok()
+            .map(|map| Value::Object(map).to_string()),
+        _ => None,
+    }
+}
 
 /// Where the sessions connect.
 pub struct Target {
@@ -35,8 +70,15 @@ impl Peer {
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(16 * 1024);
+        let mut request = target.url.as_str().into_client_request()?;
+        if v3() {
+            let offer = "lc.protobuf2.3".parse()?;
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", offer);
+        }
         let (ws, _) =
-            tokio_tungstenite::connect_async_with_config(&target.url, Some(config), true).await?;
+            tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
         let (sink, stream) = ws.split();
         let mut peer = Peer {
             id,
@@ -60,7 +102,7 @@ impl Peer {
         self.next_i += 1;
         frame["i"] = json!(i);
         frame["peerId"] = json!(self.id);
-        self.sink.send(Message::text(frame.to_string())).await?;
+        self.sink.send(self::frame(frame.to_string())).await?;
         while let Some(msg) = self.stream.next().await {
             if let Some(reply) = parse(msg?) {
                 if reply["i"] == i {
@@ -83,12 +125,9 @@ impl Peer {
     }
 }
 
-/// The JSON object of a text frame; `None` for anything else.
+/// The JSON object of a frame; `None` for anything else.
 pub fn parse(msg: Message) -> Option<Value> {
-    match msg {
-        Message::Text(text) => serde_json::from_str(text.as_str()).ok(),
-        _ => None,
-    }
+    serde_json::from_str(&text(msg)?).ok()
 }
 
 /// The fields of a delivered message that a receiver needs.
@@ -112,12 +151,12 @@ pub fn ack(peer_id: &str, cid: &str, mid: &str) -> Message {
         Value::from(mid),
         Value::from(peer_id)
     );
-    Message::text(text)
+    frame(text)
 }
 
 /// A `direct` frame for `cid` with serial `i`.
 pub fn direct(peer_id: &str, cid: &str, i: u64, msg: &str) -> Message {
-    Message::text(
+    frame(
         json!({"cmd": "direct", "cid": cid, "msg": msg, "i": i, "r": false, "transient": false, "peerId": peer_id})
             .to_string(),
     )

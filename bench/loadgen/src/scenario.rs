@@ -1,14 +1,13 @@
 //! The benchmark scenarios. Each returns its measurements as one JSON object.
 
 pub use crate::peer::Target;
-use crate::peer::{ack, direct, parse, Delivered, Peer, Result, Sink, Stream};
+use crate::peer::{ack, direct, parse, text, Delivered, Peer, Result, Sink, Stream};
 use crate::stats::Latencies;
 use futures_util::future::try_join_all;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
 
 /// A prefix that keeps the clientIds of different runs apart.
 pub fn run_tag() -> String {
@@ -166,8 +165,8 @@ async fn receive(mut peer: Peer, expect: usize, start: Arc<Instant>) -> Result<L
         }
         let now = start.elapsed().as_micros() as u64;
         for frame in frames {
-            let Message::Text(text) = frame else { continue };
-            let Ok(d) = serde_json::from_str::<Delivered>(text.as_str()) else {
+            let Some(text) = text(frame) else { continue };
+            let Ok(d) = serde_json::from_str::<Delivered>(&text) else {
                 continue;
             };
             if d.cmd != "direct" {

@@ -10,7 +10,7 @@
 //! socket and opens a new one with the same clientId; messages sent to it meanwhile
 //! arrive as offline pushes, counted apart and not in the latency figures.
 
-use crate::peer::{parse, Peer, Result, Target};
+use crate::peer::{self, parse, Peer, Result, Target};
 use futures_util::future::try_join_all;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -318,7 +318,7 @@ async fn serve(
                 let frame = json!({"cmd": "direct", "cid": cid, "msg": body, "i": next_i,
                                    "r": false, "transient": false, "peerId": peer.id});
                 pending.insert(next_i, Instant::now());
-                peer.sink.send(Message::text(frame.to_string())).await?;
+                peer.sink.send(peer::frame(frame.to_string())).await?;
                 counters.sent.fetch_add(1, Relaxed);
             }
             msg = peer.stream.next() => {
@@ -347,7 +347,7 @@ async fn serve(
                                 }
                             }
                             let ack = json!({"cmd": "ack", "cid": frame["cid"], "mid": frame["id"], "peerId": peer.id});
-                            peer.sink.feed(Message::text(ack.to_string())).await?;
+                            peer.sink.feed(peer::frame(ack.to_string())).await?;
                             wrote = true;
                         }
                         Some("ack") => {

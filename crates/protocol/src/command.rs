@@ -146,10 +146,28 @@ impl Envelope {
                 Err(_) => return Err(unread("a frame must be JSON")),
             },
         };
+        Self::from_fields(fields)
+    }
+
+    /// Reads a frame already parsed into a JSON object (v3 frames come as one).
+    pub fn from_map(map: Map<String, Value>) -> Result<Envelope, Unreadable> {
+        let fields = Fields::deserialize(Value::Object(map)).map_err(|_| Unreadable {
+            error: Invalid::bad("a frame must be JSON"),
+            i: None,
+        })?;
+        Self::from_fields(fields)
+    }
+
+    fn from_fields(fields: Fields) -> Result<Envelope, Unreadable> {
         let i = match &fields.i {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => Some(n.clone()),
-            Some(_) => return Err(unread("i must be a number")),
+            Some(_) => {
+                return Err(Unreadable {
+                    error: Invalid::bad("i must be a number"),
+                    i: None,
+                })
+            }
         };
         let bad_names = || Unreadable {
             error: Invalid::bad("cmd and op must be strings"),

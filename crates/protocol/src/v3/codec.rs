@@ -36,6 +36,9 @@ const ENVELOPE: &[&str] = &[
     "notificationType",
 ];
 
+/// The field number of `GenericCommand.peerId`.
+const PEER_ID_FIELD: u32 = 4;
+
 /// `ConvCommand` fields that are `JsonObjectMessage`s in v3 and JSON values in v2.
 const JSON_FIELDS: &[&str] = &["attr", "where", "results", "attrModified"];
 
@@ -163,6 +166,15 @@ fn check_enum(field: &str, name: &str) -> Result<(), CodecError> {
     }
 }
 
+/// `GenericCommand` bytes with `peerId` added: a field may come in any order, so a
+/// frame encoded once goes to each recipient with its own id appended.
+pub fn with_peer(bytes: &[u8], peer: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + peer.len() + 6);
+    out.extend_from_slice(bytes);
+    prost::encoding::string::encode(PEER_ID_FIELD, &peer.to_owned(), &mut out);
+    out
+}
+
 /// Keeps a field unless it is `null` (absent in v3).
 fn envelope_field(map: &mut Map<String, Value>, key: &str, value: Value) {
     if !value.is_null() {
@@ -202,6 +214,17 @@ mod tests {
             "int64 as a number"
         );
         assert_eq!(back["i"], 3);
+    }
+
+    #[test]
+    fn a_peer_id_appended_reads_as_the_field() {
+        let body = encode(&json!({"cmd": "direct", "cid": "c", "id": "m", "msg": "hi"})).unwrap();
+        let frame = decode(&with_peer(&body, "bob")).unwrap();
+        assert_eq!(frame["peerId"], "bob");
+        assert_eq!(frame["msg"], "hi");
+        let direct =
+            encode(&json!({"cmd": "direct", "cid": "c", "id": "m", "msg": "hi", "peerId": "bob"}));
+        assert_eq!(decode(&direct.unwrap()).unwrap(), frame);
     }
 
     #[test]

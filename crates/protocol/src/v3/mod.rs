@@ -8,7 +8,8 @@
 //! the two, so that one set of domain rules serves both dialects.
 
 pub mod codec;
+pub mod quick;
 pub mod subprotocol;
 
-pub use codec::{decode, encode, CodecError};
+pub use codec::{decode, encode, with_peer, CodecError};
 pub use subprotocol::Subprotocol;

@@ -20,6 +20,7 @@ use crate::hub::Outbox;
 use crate::json::render;
 use crate::service::{Failure, Service, SessionCtx};
 use crate::store::{Ack, PendingPage, StoreResult};
+use crate::v3;
 
 /// What a finished request does to its connection.
 pub type Then = Box<dyn FnOnce(&mut Conn) + Send>;
@@ -68,6 +69,14 @@ impl RateLimit {
     }
 }
 
+/// A frame produced, waiting to be written.
+enum Out {
+    /// v2 JSON text, put in the connection's dialect when written.
+    Json(Utf8Bytes),
+    /// Already in the connection's dialect.
+    Ready(Message),
+}
+
 /// Per-connection state seen by command handlers.
 pub struct Conn {
     pub id: SessionId,
@@ -77,7 +86,7 @@ pub struct Conn {
     prefix: Option<Box<str>>,
     pub outbox: Arc<Outbox>,
     /// Frames produced since the last write, in order.
-    out: Vec<Utf8Bytes>,
+    out: Vec<Out>,
     /// Set to close the connection with this code after writing `out`.
     pub close: Option<u16>,
     /// Messages being committed, oldest first; they complete in order.
@@ -156,20 +165,20 @@ impl Conn {
 
     /// Answers a heartbeat: `{}` as it came (§2.3).
     pub fn heartbeat(&mut self) {
-        self.out.push(Utf8Bytes::from_static("{}"));
+        self.out.push(Out::Json(Utf8Bytes::from_static("{}")));
     }
 
     /// Sends a frame addressed to `peer`, whatever this connection's session.
     pub fn send_to(&mut self, peer: &str, body: &Value) {
         let prefix = render::peer_prefix(peer);
-        self.out
-            .push(render::addressed(Some(&prefix), &body.to_string()));
+        let text = render::addressed(Some(&prefix), &body.to_string());
+        self.out.push(Out::Json(text));
     }
 
     /// Sends frame text (a JSON object), with `peerId` once there is a session.
     pub fn send_text(&mut self, body: &str) {
         let text = render::addressed(self.prefix.as_deref(), body);
-        self.out.push(text);
+        self.out.push(Out::Json(text));
     }
 
     /// Sends a frame; its own `peerId`, if any, gives way to the session's.
@@ -205,12 +214,18 @@ impl Conn {
 
     /// Answers a committed (or failed) message.
     pub fn stored(&mut self, i: Option<Number>, result: Result<Arc<StoredMessage>, Failure>) {
-        match result {
-            Ok(m) => self.reply(
+        match (result, self.dialect, &self.session) {
+            // The most frequent reply of a v3 sender, written the quick way.
+            (Ok(m), Dialect::V3(protocol), Some(s)) => {
+                let i = i.as_ref().and_then(Number::as_i64);
+                let frame = v3::stored_ack(protocol, i, &m, &s.client);
+                self.out.push(Out::Ready(frame));
+            }
+            (Ok(m), _, _) => self.reply(
                 i.as_ref(),
                 json!({"cmd": "ack", "uid": m.id, "t": m.timestamp}),
             ),
-            Err(f) => self.fail_ack(i.as_ref(), f),
+            (Err(f), _, _) => self.fail_ack(i.as_ref(), f),
         }
     }
 
@@ -223,9 +238,23 @@ impl Conn {
 
     /// Writes a live push.
     fn emit(&mut self, push: &Push) {
-        let body = push.rendered(render::event);
-        let text = render::addressed(self.prefix.as_deref(), body);
-        self.out.push(text);
+        // v2 has no read receipts: 2.4.0 would take one for a delivery receipt.
+        if self.dialect == Dialect::Json && matches!(push.event, Event::Read { .. }) {
+            return;
+        }
+        let frame = match (self.dialect, &self.session) {
+            // Encoded once for every v3 recipient, with each one's id appended.
+            (Dialect::V3(protocol), Some(s)) => v3::push_frame(protocol, push, &s.client),
+            _ => None,
+        };
+        match frame {
+            Some(frame) => self.out.push(Out::Ready(frame)),
+            None => {
+                let body = push.rendered(render::event);
+                let text = render::addressed(self.prefix.as_deref(), body);
+                self.out.push(Out::Json(text));
+            }
+        }
         if let Event::Message(m) = &push.event {
             self.track(m);
         }
@@ -303,9 +332,10 @@ impl Conn {
     /// The frames produced so far, ready to write in the connection's dialect.
     pub fn take_out(&mut self) -> impl Iterator<Item = Message> + '_ {
         let (dialect, session) = (self.dialect, self.session.as_ref());
-        self.out
-            .drain(..)
-            .filter_map(move |text| dialect.frame(text, session))
+        self.out.drain(..).filter_map(move |out| match out {
+            Out::Json(text) => dialect.frame(text, session),
+            Out::Ready(frame) => Some(frame),
+        })
     }
 
     /// One frame of v2 JSON text in the connection's dialect.

@@ -13,6 +13,13 @@ pub enum Event {
     Transient(Arc<StoredMessage>),
     /// A receipt for the sender: `mid` was first acked by a recipient at `at`.
     Receipt { cid: String, mid: String, at: i64 },
+    /// A read receipt for the sender: `by` read `cid` up to `mid`, at `at` (v3 only).
+    Read {
+        cid: String,
+        mid: String,
+        at: i64,
+        by: String,
+    },
     /// The recipient was added to (`joined`) or removed from (`left`) `cid` by `by`.
     Membership {
         cid: String,
@@ -45,6 +52,8 @@ impl Event {
 pub struct Push {
     pub event: Event,
     rendered: OnceLock<Box<str>>,
+    /// The rendering in a binary dialect (v3 protobuf), without the recipient's id.
+    encoded: OnceLock<Option<Box<[u8]>>>,
 }
 
 impl Push {
@@ -52,6 +61,7 @@ impl Push {
         Arc::new(Push {
             event,
             rendered: OnceLock::new(),
+            encoded: OnceLock::new(),
         })
     }
 
@@ -59,5 +69,13 @@ impl Push {
     pub fn rendered(&self, render: impl FnOnce(&Event) -> String) -> &str {
         self.rendered
             .get_or_init(|| render(&self.event).into_boxed_str())
+    }
+
+    /// The event encoded by `encode` (from the text `rendered` keeps), computed once;
+    /// `None` when it has no such form.
+    pub fn encoded(&self, encode: impl FnOnce() -> Option<Vec<u8>>) -> Option<&[u8]> {
+        self.encoded
+            .get_or_init(|| encode().map(Vec::into_boxed_slice))
+            .as_deref()
     }
 }

@@ -4,7 +4,7 @@
 
 pub mod render;
 
-use leanrt_protocol::command::{Command, Envelope, MemberChange, Peer, SessionOpen};
+use leanrt_protocol::command::{Command, Envelope, MemberChange, Peer, SessionOpen, Unreadable};
 use leanrt_protocol::ErrorCode;
 use serde_json::{json, Number, Value};
 
@@ -16,7 +16,12 @@ use crate::time::{iso, now_ms};
 
 /// Handles one text frame.
 pub fn dispatch(conn: &mut Conn, text: &str) {
-    let env = match Envelope::parse(text) {
+    dispatch_parsed(conn, Envelope::parse(text));
+}
+
+/// Handles one frame, as it was read.
+pub fn dispatch_parsed(conn: &mut Conn, env: Result<Envelope, Unreadable>) {
+    let env = match env {
         Ok(env) => env,
         Err(e) => return conn.fail(e.i.as_ref(), invalid(e.error)),
     };
@@ -247,12 +252,15 @@ fn open(conn: &mut Conn, i: Option<Number>, req: SessionOpen) {
         return conn.fail(i.as_ref(), failure);
     }
     let (service, id, outbox) = (conn.service.clone(), conn.id.clone(), conn.outbox.clone());
+    // v3's `…2.3` sessions are told their unread counts, and fetch the messages.
+    let counts_only = matches!(conn.dialect, Dialect::V3(p) if p.unread_mode);
     conn.opening = true;
     conn.begin(Box::pin(async move {
         let opened = service.open(id, outbox, req).await;
-        let owed = match &opened {
-            Ok(s) => Some(service.pending(&s.client).await),
-            Err(_) => None,
+        let (owed, counts) = match &opened {
+            Ok(s) if counts_only => (None, Some(service.unread_counts(&s.client, None).await)),
+            Ok(s) => (Some(service.pending(&s.client).await), None),
+            Err(_) => (None, None),
         };
         Box::new(move |conn: &mut Conn| {
             conn.opening = false;
@@ -275,6 +283,13 @@ fn open(conn: &mut Conn, i: Option<Number>, req: SessionOpen) {
                 }
                 Some(Err(e)) => tracing::warn!(error = %e, "offline delivery failed"),
                 None => {}
+            }
+            match counts {
+                Some(Ok(counts)) if !counts.is_empty() => {
+                    conn.send(render::unread(&counts, now_ms()));
+                }
+                Some(Err(e)) => tracing::warn!(error = %e, "unread counts failed"),
+                Some(Ok(_)) | None => {}
             }
         }) as Then
     }));

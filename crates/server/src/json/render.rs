@@ -5,7 +5,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::event::Event;
 use crate::domain::{Conversation, StoredMessage};
-use crate::service::Failure;
+use crate::service::{Failure, Unread};
 use crate::time::iso;
 
 /// The start of every frame to `client`: `{"peerId":"…"`.
@@ -62,6 +62,10 @@ pub fn event(e: &Event) -> String {
         Event::Transient(m) => direct(m, Some("transient")),
         Event::Receipt { cid, mid, at } => {
             json!({"cmd": "rcp", "cid": cid, "id": mid, "t": at}).to_string()
+        }
+        Event::Read { cid, mid, at, by } => {
+            json!({"cmd": "rcp", "cid": cid, "id": mid, "t": at, "read": true, "from": by})
+                .to_string()
         }
         Event::Membership { cid, joined, by } => {
             let op = if *joined { "joined" } else { "left" };
@@ -141,6 +145,18 @@ pub fn conversation(c: &Conversation, compact: bool, last: Option<&StoredMessage
         out.insert("msg_timestamp".into(), json!(msg.timestamp));
     }
     Value::Object(out)
+}
+
+/// The unread counts of a v3 `…2.3` session at login (`unread`), newest first.
+pub fn unread(counts: &[Unread], now: i64) -> Value {
+    let convs: Vec<Value> = counts
+        .iter()
+        .map(|u| {
+            json!({"cid": &*u.cid, "unread": u.count, "mid": u.last.id,
+                "timestamp": u.last.timestamp, "from": u.last.from, "data": u.last.data})
+        })
+        .collect();
+    json!({"cmd": "unread", "convs": convs, "notifTime": now})
 }
 
 #[cfg(test)]

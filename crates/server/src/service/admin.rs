@@ -230,23 +230,9 @@ impl Service {
     /// Messages `client` has not received (what its next login is owed), in every
     /// conversation or in `cid` only.
     pub async fn unread(&self, client: &str, cid: Option<&str>) -> Result<usize, Failure> {
-        const PAGE: usize = 1000;
-        let owed = self.pending(client).await.map_err(|e| ADMIN.failure(e))?;
-        let mut count = 0;
-        for mut p in owed
-            .into_iter()
-            .filter(|p| cid.is_none_or(|c| *p.cid == *c))
-        {
-            while p.after < p.upto {
-                let page = self
-                    .pending_page(client, &p, PAGE)
-                    .await
-                    .map_err(|e| ADMIN.failure(e))?;
-                count += page.messages.len();
-                p.after = page.scanned_to;
-            }
-        }
-        Ok(count)
+        let counts = self.unread_counts(client, cid).await;
+        let counts = counts.map_err(|e| ADMIN.failure(e))?;
+        Ok(counts.iter().map(|u| u.count).sum())
     }
 
     /// Whether each of `clients` is online.

@@ -7,6 +7,7 @@ mod conversations;
 mod dispatch;
 mod messages;
 mod session;
+mod unread;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use leanrt_protocol::ErrorCode;
 
 pub use admin::{Creation, MemberOp, SendAs};
 pub use messages::Appending;
+pub use unread::Unread;
 
 use crate::auth::Signatures;
 use crate::config::{Apps, Limits};

@@ -4,13 +4,16 @@
 //! outbound frame encoded back. One set of domain rules serves both dialects.
 
 use base64::Engine as _;
-use leanrt_protocol::v3::{codec, Subprotocol};
+use leanrt_protocol::command::Envelope;
+use leanrt_protocol::v3::{codec, quick, Subprotocol};
 use leanrt_protocol::ErrorCode;
 use serde_json::{json, Map, Number, Value};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::auth::session_token;
 use crate::connection::{Conn, Dialect};
+use crate::domain::event::Push;
+use crate::domain::StoredMessage;
 use crate::json;
 use crate::service::{Failure, SessionCtx};
 use crate::time::now_ms;
@@ -19,7 +22,7 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::
 
 /// Commands v3 clients send without `i` that leanrt does not act on yet; they are
 /// accepted quietly (a push of `error` without `i` is a connection error to the SDKs).
-const QUIET: &[&str] = &["read", "report", "login", "logout", "patch", "presence"];
+const QUIET: &[&str] = &["report", "login", "logout", "patch", "presence"];
 
 /// Handles a base64 text frame (`lc.proto2base64.*`).
 pub fn dispatch_text(conn: &mut Conn, text: &str) {
@@ -31,6 +34,16 @@ pub fn dispatch_text(conn: &mut Conn, text: &str) {
 
 /// Handles one `GenericCommand`.
 pub fn dispatch(conn: &mut Conn, bytes: &[u8]) {
+    // Most frames of a busy receiver are acks: read them the quick way.
+    if let Some(ack) = quick::ack(bytes) {
+        let own = ack
+            .peer_id
+            .as_deref()
+            .is_none_or(|peer| conn.session().is_ok_and(|s| &*s.client == peer));
+        if own {
+            return apply_ack(conn, &ack.cid, ack.mid.as_deref(), ack.from.zip(ack.to));
+        }
+    }
     let frame = match codec::decode(bytes) {
         Ok(frame) => frame,
         Err(e) => {
@@ -53,9 +66,10 @@ pub fn dispatch(conn: &mut Conn, bytes: &[u8]) {
             }
             Err(f) => conn.fail(i.as_ref(), f),
         },
-        (Some("ack"), _) if i.is_none() && frame.get("mid").is_none() => ack_range(conn, &frame),
+        (Some("ack"), _) if i.is_none() => ack(conn, &frame),
+        (Some("read"), _) => read(conn, &frame),
         (Some(cmd), _) if i.is_none() && QUIET.contains(&cmd) => {}
-        _ => json::dispatch(conn, &Value::Object(frame).to_string()),
+        _ => json::dispatch_parsed(conn, Envelope::from_map(frame)),
     }
 }
 
@@ -115,13 +129,59 @@ fn route(
     conn.send_to(&peer, &reply);
 }
 
-/// A recipient's `ack {cid, fromts, tots}`: every message of the range sent here.
-fn ack_range(conn: &mut Conn, frame: &Map<String, Value>) {
-    let cid = frame.get("cid").and_then(Value::as_str);
-    let from = frame.get("fromts").and_then(Value::as_i64);
-    let to = frame.get("tots").and_then(Value::as_i64);
-    if let (Some(cid), Some(from), Some(to)) = (cid, from, to) {
-        conn.ack_range(cid, from, to);
+/// `read {convs: [{cid, timestamp}]}` (or `cid`, `cids`): each conversation read up
+/// to its timestamp, or wholly. No reply; read receipts go to the senders.
+fn read(conn: &mut Conn, frame: &Map<String, Value>) {
+    let mut reads: Vec<(String, Option<i64>)> = Vec::new();
+    let tuples = frame.get("convs").and_then(Value::as_array);
+    for tuple in tuples.into_iter().flatten() {
+        if let Some(cid) = tuple.get("cid").and_then(Value::as_str) {
+            reads.push((
+                cid.to_owned(),
+                tuple.get("timestamp").and_then(Value::as_i64),
+            ));
+        }
+    }
+    let single = frame.get("cid").and_then(Value::as_str).map(str::to_owned);
+    let many = frame
+        .get("cids")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let named = single
+        .into_iter()
+        .chain(many.filter_map(|c| c.as_str().map(str::to_owned)));
+    reads.extend(named.map(|cid| (cid, None)));
+    let (Ok(session), false) = (conn.session().cloned(), reads.is_empty()) else {
+        return;
+    };
+    let service = conn.service.clone();
+    conn.begin(Box::pin(async move {
+        for (cid, upto) in reads {
+            match service.read(&session, &cid, upto).await {
+                Ok(notices) => service.notify(notices).await,
+                Err(e) => tracing::debug!(error = %e, cid, "read failed"),
+            }
+        }
+        Box::new(|_: &mut Conn| {}) as crate::connection::Then
+    }));
+}
+
+/// A recipient's `ack`: of one message (`mid`), or of every message of a range
+/// sent here (`fromts`/`tots`). Anything else in it is ignored, as v2 does.
+fn ack(conn: &mut Conn, frame: &Map<String, Value>) {
+    let text = |key: &str| frame.get(key).and_then(Value::as_str);
+    let time = |key: &str| frame.get(key).and_then(Value::as_i64);
+    if let Some(cid) = text("cid") {
+        apply_ack(conn, cid, text("mid"), time("fromts").zip(time("tots")));
+    }
+}
+
+fn apply_ack(conn: &mut Conn, cid: &str, mid: Option<&str>, range: Option<(i64, i64)>) {
+    match (mid, range) {
+        (Some(mid), _) => conn.ack(cid, mid),
+        (None, Some((from, to))) => conn.ack_range(cid, from, to),
+        (None, None) => {}
     }
 }
 
@@ -160,11 +220,44 @@ pub fn outbound(
         frame["serverTs"] = json!(now_ms());
     }
     match codec::encode(&frame) {
-        Ok(bytes) if protocol.base64 => Some(Message::text(BASE64.encode(bytes))),
-        Ok(bytes) => Some(Message::binary(bytes)),
+        Ok(bytes) => Some(framed(protocol, bytes)),
         Err(e) => {
             tracing::warn!(error = %e, "a frame has no v3 form");
             None
         }
+    }
+}
+
+/// A push to `client`: its body is encoded once for every v3 recipient, and each
+/// gets it with its own `peerId` appended.
+pub fn push_frame(protocol: Subprotocol, push: &Push, client: &str) -> Option<Message> {
+    let body = push.encoded(|| {
+        let frame: Value = serde_json::from_str(push.rendered(json::render::event)).ok()?;
+        codec::encode(&frame)
+            .map_err(|e| tracing::warn!(error = %e, "a push has no v3 form"))
+            .ok()
+    })?;
+    Some(framed(protocol, codec::with_peer(body, client)))
+}
+
+/// The ack of a message `client` sent, stored.
+pub fn stored_ack(
+    protocol: Subprotocol,
+    i: Option<i64>,
+    m: &StoredMessage,
+    client: &str,
+) -> Message {
+    framed(
+        protocol,
+        quick::stored_ack(i, &m.id, m.timestamp, Some(client)),
+    )
+}
+
+/// Bytes as this subprotocol frames them.
+fn framed(protocol: Subprotocol, bytes: Vec<u8>) -> Message {
+    if protocol.base64 {
+        Message::text(BASE64.encode(bytes))
+    } else {
+        Message::binary(bytes)
     }
 }
