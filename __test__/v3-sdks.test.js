@@ -24,7 +24,7 @@ const appFor = (sdk, flow) => {
   apps.push(id)
   return id
 }
-const FLOWS = ['chat', 'cross', 'signed', 'shared', 'unread']
+const FLOWS = ['chat', 'cross', 'signed', 'shared', 'unread', 'patch']
 for (const sdk of SDKS) for (const flow of FLOWS) appFor(sdk, flow)
 const appOf = (sdk, flow) => apps[SDKS.indexOf(sdk) * FLOWS.length + FLOWS.indexOf(flow)]
 
@@ -331,5 +331,55 @@ for (const sdk of SDKS) {
     assert.deepEqual(again.filter((c) => c.unreadMessagesCount > 0).map((c) => c.id), [])
     await alice2.close()
     bob.close()
+  })
+}
+
+for (const sdk of SDKS) {
+  const { Realtime, TextMessage, RecalledMessage, Event } = sdk.sdk
+
+  test(`${sdk.name}: the sender modifies and recalls messages; members are told, history changes`, T, async () => {
+    const appId = appOf(sdk, 'patch')
+    const p = appId + '_'
+    const rt = new Realtime(sdk.options(srv, appId))
+    const alice = await rt.createIMClient(`${p}alice`)
+    const bob = await rt.createIMClient(`${p}bob`)
+    const carol = await v2Client(appId, `${p}carol`)
+    const carolGot = []
+    carol.on('message', (m) => carolGot.push(m))
+    const got = []
+    bob.on(Event.MESSAGE, (m) => got.push(m))
+    const changes = []
+    bob.on(Event.MESSAGE_UPDATE, (m, c) => changes.push(['update', m.id, m.getText(), c.id]))
+    bob.on(Event.MESSAGE_RECALL, (m, c) => changes.push(['recall', m.id, m instanceof RecalledMessage, c.id]))
+    const conv = await alice.createConversation({ members: [`${p}bob`, `${p}carol`], name: 'patch' })
+    const typo = await conv.send(new TextMessage('tpyo'))
+    const oops = await conv.send(new TextMessage('oops'))
+    await until(() => got.length === 2 && carolGot.length === 2, 'both get both')
+
+    await conv.update(typo, new TextMessage('typo'))
+    await conv.recall(oops)
+    await until(() => changes.length === 2, 'bob is told of both changes')
+    assert.deepEqual(changes, [['update', typo.id, 'typo', conv.id], ['recall', oops.id, true, conv.id]])
+
+    // History holds the new contents, for v3 and for 2.4.0.
+    const log = await conv.queryMessages({ limit: 10 })
+    assert.equal(log[0].getText(), 'typo')
+    assert.ok(log[1] instanceof RecalledMessage)
+    const carolRoom = await v2Call((cb) => carol.room(conv.id, cb))
+    const carolLog = await v2Call((cb) => carolRoom.log(cb))
+    assert.equal(carolLog[0].msg.text, 'typo')
+    assert.equal(carolLog[1].msg._lctype, -127)
+
+    // Only the sender may change a message.
+    const bobConv = await bob.getConversation(conv.id)
+    await assert.rejects(bobConv.recall(got[0]), /./)
+    await assert.rejects(conv.update({ id: 'no-such-id', timestamp: new Date() }, new TextMessage('x')), (e) => e.code === 4401)
+    // The first client leaves the shared socket; the second goes on.
+    await alice.close()
+    await bobConv.send(new TextMessage('still on'))
+    await until(() => carolGot.length === 3, 'carol gets it')
+    assert.equal(carolGot[2].fromPeerId, `${p}bob`)
+    await bob.close()
+    carol.close()
   })
 }

@@ -238,8 +238,8 @@ impl Conn {
 
     /// Writes a live push.
     fn emit(&mut self, push: &Push) {
-        // v2 has no read receipts: 2.4.0 would take one for a delivery receipt.
-        if self.dialect == Dialect::Json && matches!(push.event, Event::Read { .. }) {
+        // v2 has no read receipts or patches: 2.4.0 would misread them.
+        if self.dialect == Dialect::Json && push.event.is_v3_only() {
             return;
         }
         let frame = match (self.dialect, &self.session) {

@@ -47,6 +47,11 @@ pub struct Subsessions {
 pub struct Full;
 
 impl Subsessions {
+    /// Whether `peer` has a session here.
+    pub fn has(&self, peer: &str) -> bool {
+        self.by_peer.contains_key(peer)
+    }
+
     /// Hands an inbound frame to `peer`'s session; false if it has none (any more).
     pub fn forward(&mut self, peer: &str, frame: Message) -> bool {
         let Some(sub) = self.by_peer.get(peer) else {

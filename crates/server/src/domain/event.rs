@@ -20,6 +20,17 @@ pub enum Event {
         at: i64,
         by: String,
     },
+    /// `from` changed (or, with `recall`, withdrew) its message `mid`, sent at
+    /// `timestamp`, at `at`: its content is now `data` (v3 only).
+    Patch {
+        cid: String,
+        mid: String,
+        timestamp: i64,
+        from: String,
+        data: String,
+        recall: bool,
+        at: i64,
+    },
     /// The recipient was added to (`joined`) or removed from (`left`) `cid` by `by`.
     Membership {
         cid: String,
@@ -36,6 +47,11 @@ pub enum Event {
 }
 
 impl Event {
+    /// Whether v2 sessions lack this event (2.4.0 would misread it).
+    pub fn is_v3_only(&self) -> bool {
+        matches!(self, Event::Read { .. } | Event::Patch { .. })
+    }
+
     /// The conversation and seq of a stored message.
     pub fn stored_position(&self) -> Option<(&str, i64)> {
         match self {

@@ -63,6 +63,20 @@ pub fn event(e: &Event) -> String {
         Event::Receipt { cid, mid, at } => {
             json!({"cmd": "rcp", "cid": cid, "id": mid, "t": at}).to_string()
         }
+        Event::Patch {
+            cid,
+            mid,
+            timestamp,
+            from,
+            data,
+            recall,
+            at,
+        } => {
+            let patch = json!({"cid": cid, "mid": mid, "timestamp": timestamp, "from": from,
+                "data": data, "recall": recall, "patchTimestamp": at});
+            json!({"cmd": "patch", "op": "modify", "patches": [patch], "lastPatchTime": at})
+                .to_string()
+        }
         Event::Read { cid, mid, at, by } => {
             json!({"cmd": "rcp", "cid": cid, "id": mid, "t": at, "read": true, "from": by})
                 .to_string()

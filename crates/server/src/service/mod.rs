@@ -6,6 +6,7 @@ mod admin;
 mod conversations;
 mod dispatch;
 mod messages;
+mod patches;
 mod session;
 mod unread;
 
@@ -17,6 +18,7 @@ use leanrt_protocol::ErrorCode;
 
 pub use admin::{Creation, MemberOp, SendAs};
 pub use messages::Appending;
+pub use patches::PatchRequest;
 pub use unread::Unread;
 
 use crate::auth::Signatures;

@@ -134,6 +134,16 @@ pub struct PendingPage {
     pub scanned_to: i64,
 }
 
+/// A new content for message `mid` of `cid`, asked by `by`, at `at`.
+#[derive(Clone, Debug)]
+pub struct MessagePatch {
+    pub cid: String,
+    pub mid: String,
+    pub by: String,
+    pub data: String,
+    pub at: i64,
+}
+
 /// A recipient's ack of one delivered message.
 #[derive(Clone, Debug)]
 pub struct Ack {
@@ -246,6 +256,10 @@ pub trait Store: Send + Sync + 'static {
         msg: NewMessage,
         admit: Admit,
     ) -> BoxFuture<'static, StoreResult<Arc<StoredMessage>>>;
+
+    /// Replaces the content of a stored message (a v3 `patch`: modify or recall) if
+    /// its sender asks; returns the message's own timestamp.
+    fn patch(&self, patch: MessagePatch) -> BoxFuture<'static, StoreResult<i64>>;
 
     /// Records acks (see the ordering contract).
     fn ack(&self, acks: Vec<Ack>);

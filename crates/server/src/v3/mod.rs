@@ -15,7 +15,7 @@ use crate::connection::{Conn, Dialect};
 use crate::domain::event::Push;
 use crate::domain::StoredMessage;
 use crate::json;
-use crate::service::{Failure, SessionCtx};
+use crate::service::{Failure, PatchRequest, SessionCtx};
 use crate::time::now_ms;
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -68,15 +68,20 @@ pub fn dispatch(conn: &mut Conn, bytes: &[u8]) {
         },
         (Some("ack"), _) if i.is_none() => ack(conn, &frame),
         (Some("read"), _) => read(conn, &frame),
+        (Some("patch"), Some("modify")) if i.is_some() => patch(conn, &frame, i),
         (Some(cmd), _) if i.is_none() && QUIET.contains(&cmd) => {}
         _ => json::dispatch_parsed(conn, Envelope::from_map(frame)),
     }
 }
 
 /// The clientId of a frame for another session than this connection's own: its
-/// `peerId` names one, once this connection has (or is opening) a session.
+/// `peerId` names one that runs beside it, or a new one once this connection has
+/// (or is opening) a session of its own.
 fn further_session(conn: &Conn, frame: &Map<String, Value>) -> Option<String> {
     let peer = frame.get("peerId").and_then(Value::as_str)?;
+    if conn.subs.has(peer) {
+        return Some(peer.to_owned());
+    }
     let own = match conn.session() {
         Ok(session) => &*session.client == peer,
         Err(_) => !conn.opening,
@@ -164,6 +169,59 @@ fn read(conn: &mut Conn, frame: &Map<String, Value>) {
             }
         }
         Box::new(|_: &mut Conn| {}) as crate::connection::Then
+    }));
+}
+
+/// `patch modify {patches: [{cid, mid, data | recall}]}`: the sender changes or
+/// recalls its messages; the reply is `patch modified`, then the other members are
+/// told. A `binaryMsg` content is refused.
+fn patch(conn: &mut Conn, frame: &Map<String, Value>, i: Option<Number>) {
+    let mut requests = Vec::new();
+    for p in frame
+        .get("patches")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let text = |key: &str| p.get(key).and_then(Value::as_str).map(str::to_owned);
+        let recall = p.get("recall").and_then(Value::as_bool).unwrap_or(false);
+        let (Some(cid), Some(mid)) = (text("cid"), text("mid")) else {
+            return conn.fail(i.as_ref(), bad("a patch names its cid and mid".into()));
+        };
+        let data = match (recall, text("data")) {
+            (true, _) => None,
+            (false, Some(data)) => Some(data),
+            (false, None) => {
+                return conn.fail(
+                    i.as_ref(),
+                    bad("a patch has data (binaryMsg is not served)".into()),
+                )
+            }
+        };
+        requests.push(PatchRequest { cid, mid, data });
+    }
+    let Ok(session) = conn.session().cloned() else {
+        return conn.fail(i.as_ref(), ErrorCode::SessionRequired.into());
+    };
+    let service = conn.service.clone();
+    conn.begin(Box::pin(async move {
+        let mut last = None;
+        for request in requests {
+            match service.patch(&session, request).await {
+                Ok((at, notices)) => {
+                    service.notify(notices).await;
+                    last = Some(at);
+                }
+                Err(f) => {
+                    return Box::new(move |conn: &mut Conn| conn.fail(i.as_ref(), f))
+                        as crate::connection::Then
+                }
+            }
+        }
+        Box::new(move |conn: &mut Conn| {
+            let reply = json!({"cmd": "patch", "op": "modified", "lastPatchTime": last});
+            conn.reply(i.as_ref(), reply);
+        }) as crate::connection::Then
     }));
 }
 

@@ -32,8 +32,8 @@ use tokio::sync::{mpsc, oneshot};
 use self::readers::{Priority, Readers};
 use self::writer::{AckQueue, Job, Writer};
 use super::{
-    backend, Ack, AcrossRange, Admit, Change, Commit, Import, Imported, LogRange, Pending,
-    PendingPage, QueryHit, Store, StoreResult, StoreStats,
+    backend, Ack, AcrossRange, Admit, Change, Commit, Import, Imported, LogRange, MessagePatch,
+    Pending, PendingPage, QueryHit, Store, StoreResult, StoreStats,
 };
 use crate::domain::query::Query;
 use crate::domain::{Conversation, NewMessage, StoredMessage};
@@ -292,6 +292,10 @@ impl Store for SqliteStore {
         let (client, pending) = (client.to_owned(), pending.clone());
         self.readers
             .run(move |c| reads::pending_page(c, &client, &pending, limit))
+    }
+
+    fn patch(&self, patch: MessagePatch) -> BoxFuture<'static, StoreResult<i64>> {
+        self.submit(move |w| w.patch(patch))
     }
 
     fn delete(&self, cid: &str) -> BoxFuture<'static, StoreResult<bool>> {

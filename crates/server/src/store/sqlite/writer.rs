@@ -9,6 +9,7 @@
 
 mod delete;
 mod import;
+mod patch;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;

@@ -1,0 +1,79 @@
+//! Changing a sent message (v3 `patch`): its sender modifies or recalls it, and the
+//! other members' sessions are told.
+
+use leanrt_protocol::ErrorCode;
+
+use super::{retrying, Codes, Failure, Notices, Service, SessionCtx};
+use crate::domain::event::{Event, Push};
+use crate::domain::rules;
+use crate::store::MessagePatch;
+use crate::time::now_ms;
+
+/// What a recalled message holds afterwards: the SDKs' `RecalledMessage` type.
+pub const RECALLED: &str = r#"{"_lctype":-127,"_lctext":""}"#;
+
+const PATCH: Codes = Codes {
+    not_found: ErrorCode::InvalidMessagingTarget,
+    not_member: ErrorCode::InvalidMessagingTarget,
+    invalid: ErrorCode::InvalidMessagingTarget,
+    too_large: ErrorCode::FrameTooLong,
+    storage: ErrorCode::ConversationApiFailed,
+};
+
+/// A change asked for: the new content, or a recall.
+pub struct PatchRequest {
+    pub cid: String,
+    pub mid: String,
+    /// `None` recalls the message.
+    pub data: Option<String>,
+}
+
+impl Service {
+    /// Changes message `mid` of `cid`, if `s` is a member and its sender; returns
+    /// when, and the pushes to the other members.
+    pub async fn patch(
+        &self,
+        s: &SessionCtx,
+        req: PatchRequest,
+    ) -> Result<(i64, Notices), Failure> {
+        let recall = req.data.is_none();
+        let data = req.data.unwrap_or_else(|| RECALLED.to_owned());
+        self.check_size(&data)?;
+        let store = self.store.clone();
+        let cid = req.cid.clone();
+        let conv = retrying(|| store.conversation(&cid))
+            .await
+            .map_err(|e| PATCH.failure(e))?
+            .filter(|c| rules::may_read(c, &s.client).is_ok())
+            .ok_or(Failure::from(ErrorCode::InvalidMessagingTarget))?;
+        let at = now_ms();
+        let patch = MessagePatch {
+            cid: req.cid.clone(),
+            mid: req.mid.clone(),
+            by: s.client.to_string(),
+            data: data.clone(),
+            at,
+        };
+        let timestamp = retrying(|| store.patch(patch.clone()))
+            .await
+            .map_err(|e| PATCH.failure(e))?;
+        let to: Vec<String> = conv
+            .members
+            .iter()
+            .filter(|m| **m != *s.client)
+            .cloned()
+            .collect();
+        let push = Push::new(Event::Patch {
+            cid: req.cid,
+            mid: req.mid,
+            timestamp,
+            from: s.client.to_string(),
+            data,
+            recall,
+            at,
+        });
+        let mut notices = Notices::default();
+        notices.add(to, push);
+        Ok((at, notices))
+    }
+}
