@@ -316,7 +316,7 @@ for (const sdk of SDKS) {
     await conv.read()
     assert.equal(conv.unreadMessagesCount, 0)
     let left = 3
-    for (let k = 0; k < 100 && left > 0; k++) {
+    for (let k = 0; k < 500 && left > 0; k++) {
       left = await serverUnread(appId, `${p}alice`)
       if (left > 0) await new Promise((resolve) => setTimeout(resolve, 20))
     }
