@@ -11,10 +11,9 @@
 // --protocols  only the server's cost per message with v3 protobuf clients against
 //              v2 JSON clients (`npm run bench:protocols`)
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
 const { CONTENDERS } = require('./contenders')
+const { spawnRaised, resultOf, jsonOf, startServer: serverOn, cpuSeconds, storageWrites, medians, collect, fmt, machine } = require('./harness')
 
 const argv = process.argv.slice(2)
 const smoke = argv.includes('--smoke')
@@ -28,60 +27,13 @@ const SIZE = smoke
 const root = path.join(__dirname, '..')
 const profile = smoke ? 'debug' : 'release'
 const bin = (name) => path.join(root, 'target', profile, name)
-const LIMIT_NOFILE = 65536
-
-/** Spawns `cmd` under a raised open-file limit; returns the child. */
-function spawnRaised(cmd, args, opts = {}) {
-  const quoted = [cmd, ...args].map((a) => `'${String(a).replace(/'/g, "'\\''")}'`).join(' ')
-  return spawn('bash', ['-c', `ulimit -n ${LIMIT_NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec ${quoted}`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    ...opts,
-  })
-}
-
-/** Resolves with the first stdout match of `re`; rejects if the child exits first. */
-function waitFor(child, re, what) {
-  return new Promise((resolve, reject) => {
-    let out = ''
-    const onData = (chunk) => {
-      out += chunk
-      const m = re.exec(out)
-      if (m) {
-        child.stdout.off('data', onData)
-        child.off('close', onExit)
-        resolve(m)
-      }
-    }
-    const onExit = (code) => reject(new Error(`${what} exited with code ${code}: ${out.slice(-500)}`))
-    child.stdout.on('data', onData)
-    child.once('close', onExit)
-  })
-}
-
-const resultOf = (child, what) => waitFor(child, /RESULT (\{.*\})\n/, what).then((m) => JSON.parse(m[1]))
-const jsonOf = (child, what) => waitFor(child, /^(\{.*\})\n/m, what).then((m) => JSON.parse(m[1]))
-
-/** A leanrt-server with its data file in a new directory under `base` (the disk by
- * default; `/dev/shm` to take the disk's fsync stalls out of the tails). */
-async function startServer(base = os.tmpdir()) {
-  const dir = fs.mkdtempSync(path.join(base, 'leanrt-bench-'))
+/** A leanrt-server with its data file in a new directory under `base`. */
+function startServer(base) {
   // The limits that protect a production server would throttle the load itself: no
   // rate limit, an outbound queue that holds a whole burst for a slow receiver, and an
   // offline push that holds the whole inbound burst.
   const flags = ['--rate-limit', '0', '--outbound-queue', String(SIZE.inbound + 1024), '--offline-per-conversation', String(Math.max(SIZE.inbound, SIZE.push))]
-  const child = spawnRaised(bin('leanrt-server'), ['--listen', '127.0.0.1:0', '--db', path.join(dir, 'bench.db'), '--log', 'warn', ...flags])
-  const m = await waitFor(child, /listening on http:\/\/(\S+)/, 'leanrt-server')
-  child.stdout.resume()
-  const hostPort = m[1]
-  return {
-    pid: child.pid,
-    router: `http://${hostPort}`,
-    ws: `ws://${hostPort}/`,
-    stop() {
-      child.kill('SIGTERM')
-      fs.rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  return serverOn({ bin: bin('leanrt-server'), flags, base })
 }
 
 function client(measure, contender, server, n, clientId = '') {
@@ -93,14 +45,6 @@ function client(measure, contender, server, n, clientId = '') {
 function loadgen(server, scenario, flags, dialect = 'v2') {
   const v3 = dialect === 'v3' ? ['--v3'] : []
   return spawnRaised(bin('leanrt-loadgen'), ['--url', server.ws, ...v3, scenario, ...flags])
-}
-
-/** CPU seconds a process has used so far (user and system, all threads). */
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // utime and stime, fields 14 and 15 of proc(5), in clock ticks of 1/100 s.
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 /** The server's CPU µs per unit of `work` while `run` runs, and its report. */
@@ -196,12 +140,6 @@ async function clientMeasures(contender, server) {
   }
 }
 
-/** Bytes a process has had written to storage so far. */
-function storageWrites(pid) {
-  const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8')
-  return Number(/write_bytes: (\d+)/.exec(io)[1])
-}
-
 /** Runs `body` against a server of its own, stopped afterwards. */
 async function onFresh(base, body) {
   const fresh = await startServer(base)
@@ -259,30 +197,6 @@ async function serverMeasures(server) {
     'Scanning queries answered/s': scan.queries_per_sec,
   }
 }
-
-const median = (xs) => {
-  const s = xs.slice().sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
-
-/** `{measure: {contender: [values…]}}` → `{measure: {contender: median}}`. */
-function medians(samples) {
-  const out = {}
-  for (const [measure, by] of Object.entries(samples)) {
-    out[measure] = {}
-    for (const [who, xs] of Object.entries(by)) out[measure][who] = median(xs)
-  }
-  return out
-}
-
-function collect(samples, who, values) {
-  for (const [measure, v] of Object.entries(values)) {
-    samples[measure] ??= {}
-    ;(samples[measure][who] ??= []).push(v)
-  }
-}
-
-const fmt = (v) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 10 ? 1 : 2))
 
 function table(client, server) {
   const lines = [
@@ -368,11 +282,6 @@ function targets(client, server) {
     lines.push(`| ${target} | ${value} | ${met ? 'yes' : '**no**'} |`)
   }
   return lines.join('\n')
-}
-
-function machine() {
-  const cpus = os.cpus()
-  return `${cpus.length} cores, ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}`
 }
 
 async function main() {

@@ -1,16 +1,44 @@
 'use strict'
-// `npm test`: every Rust test, then every Node test. Both suites always run; the exit
-// code is non-zero if either failed.
+// `npm test`: every Rust test, then every Node test, on the embedded SQLite store.
+// With LEANRT_TEST_PG set (a postgres://USER@HOST:PORT URL of a server the tests may
+// create databases on; `scripts/postgres.sh start DIR` makes one), the server's
+// integration tests and the Node tests that exercise the store run once more on
+// PostgreSQL. Every suite always runs; the exit code is non-zero if any failed.
 const fs = require('node:fs')
 const path = require('node:path')
 const { run } = require('./run')
 
 const root = path.join(__dirname, '..')
-const rust = run('cargo', ['test', '--workspace'], { cwd: root })
+const pg = process.env.LEANRT_TEST_PG
+const sqlite = Object.assign({}, process.env)
+delete sqlite.LEANRT_TEST_PG
+delete sqlite.LEANRT_REQUIRE_PG
+
+const rust = run('cargo', ['test', '--workspace'], { cwd: root, env: sqlite })
 
 const dir = path.join(root, '__test__')
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort().map((f) => path.join('__test__', f))
-const node = run(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: root })
+const node = run(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: root, env: sqlite })
 
-console.log(`\nrust tests: ${rust === 0 ? 'ok' : 'FAILED'}, node tests: ${node === 0 ? 'ok' : 'FAILED'}`)
-process.exit(rust || node)
+// The Node tests whose servers keep state: the 2.4.0 suite and compatibility checks,
+// both current SDKs, the REST API, and kill -9 durability.
+const ON_POSTGRES = [
+  'original-harness', 'original-compat', 'original-limits', 'original-signatures',
+  'leanrt-api', 'fault-kill', 'rest-api', 'v3-sdks', 'v3-frames', 'differential'
+].map((name) => path.join('__test__', `${name}.test.js`))
+
+let postgres = 0
+if (pg) {
+  const server = run('cargo', ['test', '-p', 'leanrt-server', '--tests'], { cwd: root })
+  const clients = run(process.execPath, ['--test', '--test-concurrency=1', ...ON_POSTGRES], { cwd: root })
+  postgres = server || clients
+} else if (process.env.LEANRT_REQUIRE_PG) {
+  console.error('LEANRT_REQUIRE_PG is set but LEANRT_TEST_PG is not')
+  postgres = 1
+} else {
+  console.log('\nPostgreSQL tests skipped: set LEANRT_TEST_PG (see scripts/postgres.sh)')
+}
+
+const status = (code) => (code === 0 ? 'ok' : 'FAILED')
+console.log(`\nrust tests: ${status(rust)}, node tests: ${status(node)}, on PostgreSQL: ${pg ? status(postgres) : 'skipped'}`)
+process.exit(rust || node || postgres)

@@ -23,6 +23,7 @@ const START_TIMEOUT = 15000
 const STOP_TIMEOUT = 5000
 
 const live = new Set()
+let databases = 0
 
 function killLive () {
   for (const child of live) {
@@ -116,7 +117,8 @@ const servers = new Set()
  * @param {string|string[]} [opts.app]  --app ID[:KEY], repeatable
  * @param {string[]} [opts.args]        extra CLI arguments
  * @param {object} [opts.env]           extra environment variables
- * @param {string} [opts.dbPath]        database file (default: a fresh temp dir + test.db)
+ * @param {string} [opts.dbPath]        database file (default: a fresh temp dir + test.db, or with
+ *                                      LEANRT_TEST_PG=postgres://USER@HOST:PORT a new database there)
  * @param {number} [opts.port]          port to listen on (default 0)
  */
 async function startServer (opts = {}) {
@@ -125,7 +127,10 @@ async function startServer (opts = {}) {
   }
   let tmpDir = null
   let dbPath = opts.dbPath
-  if (!dbPath) {
+  if (!dbPath && process.env.LEANRT_TEST_PG) {
+    // A new PostgreSQL database on that server (the store creates it).
+    dbPath = `${process.env.LEANRT_TEST_PG.replace(/\/+$/, '')}/n_${process.pid}_${++databases}_${Date.now()}`
+  } else if (!dbPath) {
     tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leanrt-test-'))
     dbPath = path.join(tmpDir, 'test.db')
   }

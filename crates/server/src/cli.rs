@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{App, Config, Limits};
 use crate::leancloud::{export, import};
 use crate::server::Server;
-use crate::store::{SqliteStore, Store};
+use crate::store::{open_store, sqlite_to_postgres, Copied};
 
 /// A self-hostable server for the LeanCloud realtime v2 protocol.
 #[derive(Parser, Debug)]
@@ -36,6 +36,20 @@ enum Command {
     /// Load exported conversations and history into the data file (the server must
     /// not be running on it).
     Import(ImportArgs),
+    /// Copy an SQLite deployment (conversations, history, cursors) into PostgreSQL,
+    /// one conversation per transaction (resumable: run it again to go on). The
+    /// server must not be running on the file.
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct MigrateArgs {
+    /// The SQLite data file.
+    #[arg(long)]
+    from: PathBuf,
+    /// The PostgreSQL database, as postgres://USER@HOST:PORT/DB (created if missing).
+    #[arg(long)]
+    to: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -61,7 +75,7 @@ struct ImportArgs {
     /// Export directories or files (.jsonl, .json, .ndjson, optionally .gz).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// SQLite database file.
+    /// SQLite database file, or a `postgres://` URL.
     #[arg(long, env = "LEANRT_DB", default_value = "./leanrt.db")]
     db: String,
     /// Members kept per conversation (LeanCloud uses the first 500).
@@ -78,7 +92,8 @@ struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "LEANRT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// SQLite database file, or `:memory:`.
+    /// SQLite database file (or `:memory:`), or a PostgreSQL database as
+    /// `postgres://USER@HOST:PORT/DB` (created if it does not exist).
     #[arg(long, env = "LEANRT_DB", default_value = "./leanrt.db")]
     db: String,
     /// An application as ID or ID:MASTER_KEY (the key enforces signatures); repeatable,
@@ -228,6 +243,7 @@ pub fn cli_main(args: Vec<String>) -> i32 {
         None => serve(cli.serve),
         Some(Command::Export(args)) => run_export(args),
         Some(Command::Import(args)) => run_import(args),
+        Some(Command::Migrate(args)) => run_migrate(args),
     }
 }
 
@@ -302,14 +318,46 @@ fn run_export(args: ExportArgs) -> i32 {
     }
 }
 
+fn run_migrate(args: MigrateArgs) -> i32 {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let mut shown = std::time::Instant::now();
+    let progress = |c: &Copied| {
+        if shown.elapsed() >= Duration::from_secs(1) {
+            shown = std::time::Instant::now();
+            eprintln!(
+                "migrate: {}/{} conversations, {} messages",
+                c.conversations + c.skipped,
+                c.total,
+                c.messages
+            );
+        }
+    };
+    match runtime.block_on(sqlite_to_postgres(&args.from, &args.to, progress)) {
+        Ok(c) => {
+            println!(
+                "migrated {} conversations, {} messages and {} member cursors; {} conversations were in the database already",
+                c.conversations, c.messages, c.cursors, c.skipped
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("leanrt-server migrate: {e}");
+            1
+        }
+    }
+}
+
 fn run_import(args: ImportArgs) -> i32 {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
     let result = runtime.block_on(async {
-        let store = SqliteStore::open(&args.db).map_err(|e| e.to_string())?;
-        let totals = import::run(&store, &args.inputs, args.max_members, &args.unmapped).await;
+        let store = open_store(&args.db).await.map_err(|e| e.to_string())?;
+        let totals = import::run(&*store, &args.inputs, args.max_members, &args.unmapped).await;
         store.close().await;
         totals
     });

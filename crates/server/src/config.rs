@@ -89,7 +89,7 @@ impl Default for Limits {
 pub struct Config {
     /// Where to listen; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// SQLite database file, or `:memory:`.
+    /// SQLite database file (or `:memory:`), or a `postgres://` URL.
     pub db: String,
     /// Known applications. Empty means any appId is accepted, unsigned.
     pub apps: Vec<App>,

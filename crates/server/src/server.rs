@@ -18,7 +18,7 @@ use crate::hub::{Hub, LocalHub};
 use crate::ids::random_id;
 use crate::router;
 use crate::service::Service;
-use crate::store::{SqliteStore, Store, StoreError, StoreStats};
+use crate::store::{open_store, Store, StoreError, StoreStats};
 use crate::time::now_ms;
 
 /// Why the server could not start or stop cleanly.
@@ -38,14 +38,11 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// The embedded default: the SQLite file of `config.db` and the in-process hub.
+    /// The store of `config.db` (the SQLite file, or PostgreSQL for a `postgres://`
+    /// URL) and the in-process hub.
     pub async fn embedded(config: &Config) -> Result<Backends, Error> {
-        let db = config.db.clone();
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db))
-            .await
-            .map_err(crate::store::backend)??;
         Ok(Backends {
-            store: Arc::new(store),
+            store: open_store(&config.db).await?,
             hub: Arc::new(LocalHub::default()),
             nonces: Arc::new(LocalNonces::new(config.limits.nonce_cache, now_ms())),
         })

@@ -32,6 +32,19 @@ impl Conversation {
         self.members.iter().any(|m| m == client)
     }
 
+    /// The members `after` has that `self` lacks, and those `self` has that `after`
+    /// lost, each in member order.
+    pub fn member_changes(&self, after: &Conversation) -> (Vec<String>, Vec<String>) {
+        let absent = |from: &Conversation, of: &Conversation| -> Vec<String> {
+            from.members
+                .iter()
+                .filter(|m| !of.has_member(m))
+                .cloned()
+                .collect()
+        };
+        (absent(after, self), absent(self, after))
+    }
+
     /// The record as a document for `where` matching: dates are ms numbers and the
     /// boolean flags are always present.
     pub fn match_doc(&self) -> Value {

@@ -24,7 +24,7 @@ pub struct Started {
 const START: Codes = Codes {
     not_found: ErrorCode::ConversationApiFailed,
     not_member: ErrorCode::ConversationApiFailed,
-    invalid: ErrorCode::InternalError,
+    invalid: ErrorCode::ConversationApiFailed,
     too_large: ErrorCode::ConversationApiFailed,
     storage: ErrorCode::ConversationApiFailed,
 };

@@ -21,6 +21,13 @@
 //! Operations from one caller are not otherwise ordered against each other: a caller
 //! that needs one write after another awaits the first.
 
+mod acks;
+mod bounds;
+mod copy;
+mod cursor;
+mod postgres;
+mod queue;
+mod sequence;
 mod sqlite;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +37,8 @@ use futures_util::future::BoxFuture;
 use leanrt_protocol::command::Bound;
 use tokio::sync::mpsc;
 
+pub use copy::{sqlite_to_postgres, Copied};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::domain::query::Query;
@@ -134,6 +143,25 @@ pub struct PendingPage {
     pub scanned_to: i64,
 }
 
+impl PendingPage {
+    /// The page of `p` from `rows`: up to `limit` messages read oldest first after
+    /// `p.after` (without the member's own), less those already acked.
+    pub fn of(rows: Vec<StoredMessage>, p: &Pending, limit: usize) -> PendingPage {
+        let scanned_to = match rows.last() {
+            Some(last) if rows.len() == limit => last.seq,
+            _ => p.upto,
+        };
+        let messages = rows
+            .into_iter()
+            .filter(|m| !p.acked.iter().any(|&(lo, hi)| lo <= m.seq && m.seq <= hi))
+            .collect();
+        PendingPage {
+            messages,
+            scanned_to,
+        }
+    }
+}
+
 /// A new content for message `mid` of `cid`, asked by `by`, at `at`.
 #[derive(Clone, Debug)]
 pub struct MessagePatch {
@@ -229,7 +257,7 @@ impl StoreStats {
     }
 }
 
-/// Persistent state of the server. Implementations: [`SqliteStore`].
+/// Persistent state of the server. Implementations: [`SqliteStore`], [`PgStore`].
 pub trait Store: Send + Sync + 'static {
     /// Creates `conv`, or for a unique conversation returns the existing one with
     /// the same `unique_key`. The flag tells whether it was created.
@@ -314,4 +342,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Finishes pending writes and releases the backend.
     fn close(&self) -> BoxFuture<'static, ()>;
+}
+
+/// Opens the store `db` names: PostgreSQL for a `postgres://` or `postgresql://`
+/// URL, else the SQLite file at that path (`:memory:`: an ephemeral one).
+pub async fn open_store(db: &str) -> StoreResult<Arc<dyn Store>> {
+    if postgres::is_url(db) {
+        return Ok(Arc::new(PgStore::connect(db).await?));
+    }
+    let db = db.to_owned();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db))
+        .await
+        .map_err(backend)??;
+    Ok(Arc::new(store))
 }

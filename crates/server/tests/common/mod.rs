@@ -18,12 +18,27 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const APP: &str = "app";
 const WAIT: Duration = Duration::from_secs(5);
 
-/// A config for tests: any port, in-memory database.
+/// A config for tests: any port, a fresh database ([`test_db`]).
 pub fn config() -> Config {
     Config {
         listen: "127.0.0.1:0".parse().expect("address"),
-        db: ":memory:".into(),
+        db: test_db(),
         ..Config::default()
+    }
+}
+
+/// An ephemeral SQLite database, or with `LEANRT_TEST_PG` set (a
+/// `postgres://USER@HOST:PORT` URL) a new PostgreSQL database on that server, which
+/// the store creates: the tests that use [`config`] then run on PostgreSQL.
+pub fn test_db() -> String {
+    match std::env::var("LEANRT_TEST_PG") {
+        Ok(base) if !base.is_empty() => format!(
+            "{}/t_{}_{}",
+            base.trim_end_matches('/'),
+            std::process::id(),
+            rand_suffix()
+        ),
+        _ => ":memory:".into(),
     }
 }
 

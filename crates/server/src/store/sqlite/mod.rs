@@ -11,11 +11,10 @@
 //! batches, never the file's consistency. `:memory:` is an ephemeral file in the
 //! temporary directory, deleted on close.
 
-mod cursor;
 mod readers;
 mod reads;
-mod rows;
-mod schema;
+pub(super) mod rows;
+pub(super) mod schema;
 mod writer;
 
 use std::path::PathBuf;
@@ -30,7 +29,9 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use self::readers::{Priority, Readers};
-use self::writer::{AckQueue, Job, Writer};
+use self::writer::{Job, Writer};
+use super::acks::AckQueue;
+use super::queue::JobQueue;
 use super::{
     backend, Ack, AcrossRange, Admit, Change, Commit, Import, Imported, LogRange, MessagePatch,
     Pending, PendingPage, QueryHit, Store, StoreResult, StoreStats,
@@ -56,9 +57,7 @@ const COMMON: &str = "PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
-    /// Unbounded: each connection bounds what it queues (one request, and a window of
-    /// messages), and an operation is queued in the caller's order when it is made.
-    jobs: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    jobs: JobQueue<Job>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Readers,
     scanners: Readers,
@@ -74,7 +73,7 @@ pub struct SqliteStore {
 }
 
 /// Locks `file.lock` for this process, or says who holds it.
-fn lock(file: &std::path::Path) -> StoreResult<std::fs::File> {
+pub(super) fn lock(file: &std::path::Path) -> StoreResult<std::fs::File> {
     let mut path = file.as_os_str().to_owned();
     path.push(".lock");
     let path = PathBuf::from(path);
@@ -154,7 +153,7 @@ impl SqliteStore {
             )?,
             catch_up.clone(),
         )?;
-        let (jobs, queue) = mpsc::unbounded_channel();
+        let (jobs, queue) = JobQueue::new();
         let (commits_tx, commits) = mpsc::channel(QUEUED_COMMITS);
         let acks = Arc::new(AckQueue::default());
         let writer = Writer::new(conn, acks.clone(), commits_tx, stats.clone(), catch_up);
@@ -163,7 +162,7 @@ impl SqliteStore {
             .spawn(move || writer.run(queue))
             .map_err(backend)?;
         Ok(SqliteStore {
-            jobs: Mutex::new(Some(jobs)),
+            jobs,
             writer: Mutex::new(Some(writer)),
             readers,
             scanners,
@@ -174,15 +173,6 @@ impl SqliteStore {
             ephemeral,
             lock: Arc::new(Mutex::new(held)),
         })
-    }
-
-    /// Queues `job`; false when the store is closed.
-    fn queue(&self, job: Job) -> bool {
-        self.jobs
-            .lock()
-            .ok()
-            .and_then(|jobs| jobs.as_ref().map(|tx| tx.send(job).is_ok()))
-            .unwrap_or(false)
     }
 
     /// Queues `op` for the writer now; resolves with its result once its batch
@@ -198,7 +188,7 @@ impl SqliteStore {
                 let _ = reply.send(commit.and(out));
             })
         });
-        let queued = self.queue(job);
+        let queued = self.jobs.send(job);
         async move {
             if !queued {
                 return Err(backend("store closed"));
@@ -253,7 +243,7 @@ impl Store for SqliteStore {
             return;
         }
         // Wakes the writer, whose next batch takes the acks.
-        self.queue(Box::new(|_| Box::new(|_| {})));
+        self.jobs.send(Box::new(|_| Box::new(|_| {})));
     }
 
     fn settle_acks(&self) -> BoxFuture<'static, StoreResult<()>> {
@@ -316,8 +306,7 @@ impl Store for SqliteStore {
     }
 
     fn close(&self) -> BoxFuture<'static, ()> {
-        // Dropping the sender ends the writer loop after the batches already queued.
-        drop(self.jobs.lock().ok().and_then(|mut jobs| jobs.take()));
+        self.jobs.close();
         let writer = self.writer.lock().ok().and_then(|mut t| t.take());
         self.readers.stop();
         self.scanners.stop();

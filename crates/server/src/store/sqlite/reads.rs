@@ -16,7 +16,7 @@ use super::rows::{
 };
 use crate::domain::query::Query;
 use crate::domain::{Refusal, StoredMessage};
-use crate::store::{backend, Admit, LogRange, Pending, PendingPage, QueryHit, StoreResult};
+use crate::store::{backend, bounds, Admit, LogRange, Pending, PendingPage, QueryHit, StoreResult};
 
 pub fn conversation(conn: &Connection, cid: &str) -> StoreResult<Option<ConvRow>> {
     conn.prepare_cached(&format!(
@@ -284,10 +284,7 @@ fn seq_of(conn: &Connection, num: i64, mid: &str) -> StoreResult<Option<i64>> {
     Ok(key.filter(|k| k >> 32 == num).map(key_seq))
 }
 
-/// A bound as the exclusive seq it stands for. Along seq, the order (timestamp, seq)
-/// is seq order, so a time `t` with a message refines to that message's seq within
-/// the messages of that very millisecond. An inclusive bound takes in the message it
-/// names, or with a time alone that whole millisecond.
+/// A bound as the exclusive seq it stands for (see [`bounds::bound_seq`]).
 fn bound_seq(
     conn: &Connection,
     num: i64,
@@ -296,30 +293,18 @@ fn bound_seq(
     upper: bool,
     inclusive: bool,
 ) -> StoreResult<Option<i64>> {
-    let step = match (upper, inclusive) {
-        (_, false) => 0,
-        (true, true) => 1,
-        (false, true) => -1,
-    };
-    let mid = match &bound.mid {
-        Some(mid) => seq_of(conn, num, mid)?.map(|seq| seq + step),
+    let named = match &bound.mid {
+        Some(mid) => seq_of(conn, num, mid)?,
         None => None,
     };
-    let Some(t) = bound.timestamp else {
-        return Ok(mid);
+    let millisecond = match bound.timestamp {
+        Some(t) => Some((
+            first_seq_at(conn, num, last_seq, t)?,
+            first_seq_at(conn, num, last_seq, t.saturating_add(1))?,
+        )),
+        None => None,
     };
-    // Messages of millisecond `t` have seqs in [at, after).
-    let at = first_seq_at(conn, num, last_seq, t)?;
-    let after = first_seq_at(conn, num, last_seq, t.saturating_add(1))?;
-    Ok(Some(match (mid, upper) {
-        (Some(seq), true) => seq.clamp(at, after),
-        (Some(seq), false) => seq.clamp(at - 1, after - 1),
-        // A time alone excludes (or takes in) that whole millisecond.
-        (None, true) if inclusive => after,
-        (None, true) => at,
-        (None, false) if inclusive => at - 1,
-        (None, false) => after - 1,
-    }))
+    Ok(bounds::bound_seq(named, millisecond, upper, inclusive))
 }
 
 pub fn logs(conn: &Connection, range: &LogRange, admit: Admit) -> StoreResult<Vec<StoredMessage>> {
@@ -432,16 +417,5 @@ pub fn pending_page(
         ],
         &p.cid,
     )?;
-    let scanned_to = match rows.last() {
-        Some(last) if rows.len() == limit => last.seq,
-        _ => p.upto,
-    };
-    let messages = rows
-        .into_iter()
-        .filter(|m| !p.acked.iter().any(|&(lo, hi)| lo <= m.seq && m.seq <= hi))
-        .collect();
-    Ok(PendingPage {
-        messages,
-        scanned_to,
-    })
+    Ok(PendingPage::of(rows, p, limit))
 }

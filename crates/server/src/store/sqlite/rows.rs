@@ -6,6 +6,7 @@ use rusqlite::{params, params_from_iter, Connection, Row};
 use serde_json::{Map, Value};
 
 use crate::domain::{Conversation, StoredMessage};
+use crate::store::ImportedMessage;
 
 /// Bits of a message key below the conversation number.
 const SEQ_BITS: u32 = 32;
@@ -20,8 +21,7 @@ pub fn key_seq(key: i64) -> i64 {
     key & ((1 << SEQ_BITS) - 1)
 }
 
-/// Highest seq a conversation can hold.
-pub const MAX_SEQ: i64 = (1 << SEQ_BITS) - 1;
+pub use crate::store::sequence::MAX_SEQ;
 
 /// The columns [`conv_from_row`] reads, after `num` and before `last_seq`.
 pub const CONV_COLUMNS: &str = r#"num, "objectId", c, m, mu, name, attr, tr, sys, "unique",
@@ -176,4 +176,25 @@ pub fn message_from_row(cid: &Arc<str>, r: &Row<'_>) -> rusqlite::Result<StoredM
         ack_at: r.get(5)?,
         receipt: r.get(6)?,
     })
+}
+
+/// Every column of a message, for [`full_message_from_row`].
+pub const FULL_MSG_COLUMNS: &str =
+    r#"key, "msgId", "from", data, timestamp, "ackAt", receipt, meta"#;
+
+/// A message with all it keeps (as import and migrate move it): its key, the
+/// message, and whether it asked for receipts.
+pub fn full_message_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, ImportedMessage, bool)> {
+    Ok((
+        r.get(0)?,
+        ImportedMessage {
+            id: r.get(1)?,
+            from: r.get(2)?,
+            data: r.get(3)?,
+            timestamp: r.get(4)?,
+            ack_at: r.get(5)?,
+            meta: r.get(7)?,
+        },
+        r.get(6)?,
+    ))
 }

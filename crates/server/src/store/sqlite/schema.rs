@@ -4,8 +4,8 @@
 
 use rusqlite::{params, Connection, Transaction};
 
-use super::cursor::Cursor;
 use super::rows::index_attr;
+use crate::store::cursor::Cursor;
 use crate::store::{backend, StoreResult};
 
 /// The first release: per-recipient offline rows.

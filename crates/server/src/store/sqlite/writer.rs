@@ -15,17 +15,19 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use lru::LruCache;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
-use super::cursor::{Acked, Cursor};
-use super::rows::{self, conv_from_row, message_key, ConvRow, CONV_COLUMNS, MAX_SEQ};
+use super::rows::{self, conv_from_row, message_key, ConvRow, CONV_COLUMNS};
 use crate::domain::{Conversation, NewMessage, Refusal, StoredMessage};
+use crate::store::acks::AckQueue;
+use crate::store::cursor::{Acked, Cursor};
+use crate::store::sequence::next_message;
 use crate::store::{
-    backend, Ack, Admit, Change, Commit, Committed, ReceiptDue, StoreError, StoreResult, StoreStats,
+    backend, Ack, Admit, Change, Commit, ReceiptDue, StoreError, StoreResult, StoreStats,
 };
 use crate::time::now_ms;
 
@@ -35,39 +37,11 @@ const MAX_BATCH: usize = 1024;
 const CONVERSATIONS: usize = 16_384;
 /// Member cursors the writer keeps in memory.
 const CURSORS: usize = 131_072;
-/// Recipient acks waiting for the writer; more are dropped (their messages stay
-/// pending and are pushed again at a later login).
-const MAX_QUEUED_ACKS: usize = 1 << 20;
 
 /// Called with the outcome of an operation's batch, after it committed or failed.
 pub type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// An operation, run inside a batch's transaction.
 pub type Job = Box<dyn FnOnce(&mut Writer) -> Done + Send>;
-
-/// Acks waiting for the next batch.
-#[derive(Default)]
-pub struct AckQueue {
-    acks: Mutex<Vec<Ack>>,
-}
-
-impl AckQueue {
-    /// Queues `acks`; true when the queue was empty (the writer needs a wake-up).
-    pub fn push(&self, mut acks: Vec<Ack>) -> bool {
-        let mut queued = self.acks.lock().unwrap_or_else(|e| e.into_inner());
-        let was_empty = queued.is_empty();
-        let room = MAX_QUEUED_ACKS.saturating_sub(queued.len());
-        if acks.len() > room {
-            tracing::warn!(dropped = acks.len() - room, "ack queue full");
-            acks.truncate(room);
-        }
-        queued.append(&mut acks);
-        was_empty
-    }
-
-    fn take(&self) -> Vec<Ack> {
-        std::mem::take(&mut *self.acks.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
 
 /// A conversation as the writer knows it.
 struct Entry {
@@ -145,7 +119,7 @@ impl Writer {
             }
         }
         // Acks that arrived after the last operation.
-        if !self.acks.acks.lock().map(|a| a.is_empty()).unwrap_or(true) {
+        if !self.acks.is_empty() {
             self.run_batch(Vec::new());
         }
         if let Err((_, e)) = self.conn.close() {
@@ -476,18 +450,7 @@ impl Writer {
         let (num, last_seq, before) = (entry.num, entry.last_seq, entry.conv.clone());
         let mut conv = before.clone();
         let concerned = change(&mut conv)?;
-        let added: Vec<String> = conv
-            .members
-            .iter()
-            .filter(|m| !before.has_member(m))
-            .cloned()
-            .collect();
-        let removed: Vec<String> = before
-            .members
-            .iter()
-            .filter(|m| !conv.has_member(m))
-            .cloned()
-            .collect();
+        let (added, removed) = before.member_changes(&conv);
         self.add_member_rows(num, &added, last_seq)?;
         for id in added.iter().chain(&removed) {
             let client: Arc<str> = Arc::from(id.as_str());
@@ -523,60 +486,45 @@ impl Writer {
             return Err(Refusal::NotFound.into());
         };
         admit(&entry.conv, &msg.from)?;
-        if entry.last_seq >= MAX_SEQ {
-            return Err(backend("the conversation holds the most messages it can"));
-        }
-        let seq = entry.last_seq + 1;
-        let timestamp = entry
-            .conv
-            .last_message_at
-            .map_or(msg.timestamp, |lm| lm.max(msg.timestamp));
-        let room = entry.conv.transient;
-        let receipt = msg.receipt && !room;
-        let (num, members) = (entry.num, entry.members.clone());
-        let cid: Arc<str> = Arc::from(msg.cid.as_str());
+        let committed = next_message(msg, &entry.conv, entry.members.clone(), entry.last_seq)?;
+        let (num, stored) = (entry.num, committed.msg.clone());
         let inserted = self
             .conn
             .prepare_cached(
                 r#"INSERT INTO messages (key, "msgId", "from", data, timestamp, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
             )
             .and_then(|mut st| {
-                st.execute(params![message_key(num, seq), msg.id, msg.from, msg.data, timestamp, receipt])
+                st.execute(params![
+                    message_key(num, stored.seq),
+                    stored.id,
+                    stored.from,
+                    stored.data,
+                    stored.timestamp,
+                    stored.receipt
+                ])
             });
         self.check(inserted)?;
-        if let Some(entry) = self.convs.get_mut(&*cid) {
-            entry.last_seq = seq;
-            entry.conv.last_message_at = Some(timestamp);
+        if let Some(entry) = self.convs.get_mut(&*stored.cid) {
+            entry.last_seq = stored.seq;
+            entry.conv.last_message_at = Some(stored.timestamp);
         }
-        self.batch
-            .heads
-            .insert(cid.clone(), (num, Some(timestamp), seq));
-        if !room {
+        self.batch.heads.insert(
+            stored.cid.clone(),
+            (num, Some(stored.timestamp), stored.seq),
+        );
+        if !committed.room {
             // A sender has its own messages: its cursor moves past them.
-            self.ack_seq(num, &Arc::from(msg.from.as_str()), seq)?;
+            self.ack_seq(num, &Arc::from(stored.from.as_str()), stored.seq)?;
         }
-        let stored = Arc::new(StoredMessage {
-            cid,
-            seq,
-            id: msg.id,
-            from: msg.from,
-            data: msg.data,
-            timestamp,
-            ack_at: None,
-            receipt,
-        });
-        self.batch.commit.messages.push(Committed {
-            msg: stored.clone(),
-            members,
-            room,
-            origin: msg.origin,
-        });
+        self.batch.commit.messages.push(committed);
         Ok(stored)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
     use crate::domain::rules::{self, RecordLimits, StartRequest};
 

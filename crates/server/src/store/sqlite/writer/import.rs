@@ -6,17 +6,10 @@ use std::sync::Arc;
 use rusqlite::{params, OptionalExtension};
 
 use super::Writer;
-use crate::store::sqlite::cursor::Cursor;
-use crate::store::sqlite::rows::{self, message_key, MAX_SEQ};
+use crate::store::cursor::Cursor;
+use crate::store::sequence::{self, Row, MAX_SEQ};
+use crate::store::sqlite::rows::{self, message_key, FULL_MSG_COLUMNS};
 use crate::store::{backend, Import, Imported, ImportedMessage, StoreResult};
-
-/// A message row as import moves it: where it was (`None`: imported now) and what it
-/// holds.
-struct Row {
-    old_seq: Option<i64>,
-    msg: ImportedMessage,
-    receipt: bool,
-}
 
 impl Writer {
     /// See [`crate::store::Store::import`].
@@ -35,23 +28,12 @@ impl Writer {
         let Some(first) = fresh.first() else {
             return Ok(out);
         };
-        if last_seq + fresh.len() as i64 > MAX_SEQ {
-            return Err(backend(
-                "the conversation would hold more messages than it can",
-            ));
-        }
+        sequence::room_for(last_seq, fresh.len())?;
         let appends = last_seq == 0 || first.timestamp >= self.timestamp_of(num, last_seq)?;
         let merged = if appends {
-            fresh
-                .into_iter()
-                .map(|msg| Row {
-                    old_seq: None,
-                    msg,
-                    receipt: false,
-                })
-                .collect()
+            sequence::appended(fresh)
         } else {
-            self.merge(num, last_seq, fresh)?
+            sequence::merged(self.stored_rows(num, last_seq)?, fresh)
         };
         // Appending keeps every stored seq; merging rewrites the conversation's range.
         let base = if appends { last_seq } else { 0 };
@@ -64,14 +46,9 @@ impl Writer {
                 });
             self.check(cleared)?;
         }
-        // Where each stored seq is now.
-        let mut moved: Vec<i64> = (0..=last_seq).collect();
+        let moved = sequence::moved(&merged, last_seq, base);
         for (i, row) in merged.iter().enumerate() {
-            let seq = base + 1 + i as i64;
-            if let Some(old) = row.old_seq {
-                moved[old as usize] = seq;
-            }
-            self.insert(num, seq, row)?;
+            self.insert(num, base + 1 + i as i64, row)?;
         }
         let new_last = base + merged.len() as i64;
         if !stored.transient {
@@ -79,8 +56,7 @@ impl Writer {
                 self.carry_cursor(num, member, last_seq, &moved, new_last)?;
             }
         }
-        let last_ts = merged.iter().map(|r| r.msg.timestamp).max().unwrap_or(0);
-        let lm = stored.last_message_at.map_or(last_ts, |lm| lm.max(last_ts));
+        let lm = sequence::last_time(&merged, stored.last_message_at);
         if let Some(entry) = self.convs.get_mut(conv.id.as_str()) {
             entry.last_seq = new_last;
             entry.conv.last_message_at = Some(lm);
@@ -99,21 +75,17 @@ impl Writer {
         messages: Vec<ImportedMessage>,
         out: &mut Imported,
     ) -> StoreResult<Vec<ImportedMessage>> {
-        let mut seen = HashSet::new();
-        let mut fresh = Vec::with_capacity(messages.len());
-        for msg in messages {
-            let stored = self
+        let mut stored = HashSet::new();
+        for msg in &messages {
+            let found = self
                 .conn
                 .prepare_cached(r#"SELECT 1 FROM messages WHERE "msgId" = ?1"#)
                 .and_then(|mut st| st.query_row([&msg.id], |_| Ok(())).optional());
-            if self.check(stored)?.is_some() || !seen.insert(msg.id.clone()) {
-                out.duplicates += 1;
-            } else {
-                fresh.push(msg);
+            if self.check(found)?.is_some() {
+                stored.insert(msg.id.clone());
             }
         }
-        fresh.sort_by(|a, b| (a.timestamp, &a.id).cmp(&(b.timestamp, &b.id)));
-        Ok(fresh)
+        Ok(sequence::fresh(messages, &stored, out))
     }
 
     fn timestamp_of(&mut self, num: i64, seq: i64) -> StoreResult<i64> {
@@ -124,48 +96,28 @@ impl Writer {
         self.check(ts)
     }
 
-    /// The stored history of `num` and `fresh`, in timestamp order (stored messages
-    /// first among equals, so their order is kept).
-    fn merge(
-        &mut self,
-        num: i64,
-        last_seq: i64,
-        fresh: Vec<ImportedMessage>,
-    ) -> StoreResult<Vec<Row>> {
+    /// The stored history of `num`, oldest first.
+    fn stored_rows(&mut self, num: i64, last_seq: i64) -> StoreResult<Vec<Row>> {
         let stored = self
             .conn
-            .prepare_cached(
-                r#"SELECT key, "msgId", "from", data, timestamp, "ackAt", receipt, meta
-                   FROM messages WHERE key > ?1 AND key <= ?2 ORDER BY key"#,
-            )
+            .prepare_cached(&format!(
+                "SELECT {FULL_MSG_COLUMNS} FROM messages WHERE key > ?1 AND key <= ?2 ORDER BY key"
+            ))
             .and_then(|mut st| {
                 st.query_map(
                     params![message_key(num, 0), message_key(num, last_seq)],
                     |r| {
+                        let (key, msg, receipt) = rows::full_message_from_row(r)?;
                         Ok(Row {
-                            old_seq: Some(rows::key_seq(r.get(0)?)),
-                            msg: ImportedMessage {
-                                id: r.get(1)?,
-                                from: r.get(2)?,
-                                data: r.get(3)?,
-                                timestamp: r.get(4)?,
-                                ack_at: r.get(5)?,
-                                meta: r.get(7)?,
-                            },
-                            receipt: r.get(6)?,
+                            old_seq: Some(rows::key_seq(key)),
+                            msg,
+                            receipt,
                         })
                     },
                 )?
                 .collect::<rusqlite::Result<Vec<Row>>>()
             });
-        let mut rows = self.check(stored)?;
-        rows.extend(fresh.into_iter().map(|msg| Row {
-            old_seq: None,
-            msg,
-            receipt: false,
-        }));
-        rows.sort_by_key(|r| (r.msg.timestamp, r.old_seq.is_none()));
-        Ok(rows)
+        self.check(stored)
     }
 
     fn insert(&mut self, num: i64, seq: i64, row: &Row) -> StoreResult<()> {
@@ -205,12 +157,7 @@ impl Writer {
         let Some(cursor) = self.cursor(num, &client)? else {
             return Ok(());
         };
-        let mut owed: Vec<i64> = (cursor.acked() + 1..=last_seq)
-            .filter(|&s| !cursor.has(s))
-            .map(|s| moved[s as usize])
-            .collect();
-        owed.sort_unstable();
-        *cursor = Cursor::from_pending(&owed, new_last);
+        *cursor = cursor.carried(last_seq, moved, new_last);
         self.batch.cursors.insert((num, client), true);
         Ok(())
     }
