@@ -110,6 +110,7 @@ async function measures(store, pg, where) {
     [`Fan-out delivered/s (1 sender, ${SIZE.members} members), ${on}`]: fan.report.delivered_per_sec,
     [`Fan-out send→delivery p99 µs, ${on}`]: fan.report.delivery_us.p99,
     [`Fan-out: leanrt-server CPU µs per delivery, ${on}`]: fan.serverUs,
+    [`Fan-out: database server CPU µs per delivery, ${on}`]: fan.dbUs,
   }
 }
 
