@@ -13,6 +13,7 @@ mod frame;
 mod native;
 pub mod router;
 mod session;
+mod tls;
 pub mod transport;
 
 pub use event::{Event, EventSink};

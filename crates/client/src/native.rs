@@ -36,7 +36,15 @@ impl Connector for NativeConnector {
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
             .write_buffer_size(WRITE_BUFFER);
-        let handshake = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+        let tls = if url.starts_with("wss:") {
+            Some(tokio_tungstenite::Connector::NativeTls(
+                crate::tls::connector()?,
+            ))
+        } else {
+            None
+        };
+        let handshake =
+            tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, tls);
         let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
             .map_err(|_| format!("WebSocket {url}: timed out"))?

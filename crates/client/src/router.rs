@@ -169,9 +169,7 @@ async fn http_get(url: &str) -> Result<Answer, String> {
         .map_err(|e| format!("router {}: {e}", target.host))?;
     let _ = tcp.set_nodelay(true);
     if target.tls {
-        let connector =
-            tokio_native_tls::native_tls::TlsConnector::new().map_err(|e| format!("TLS: {e}"))?;
-        let tls = tokio_native_tls::TlsConnector::from(connector)
+        let tls = tokio_native_tls::TlsConnector::from(crate::tls::connector()?)
             .connect(target.host, tcp)
             .await
             .map_err(|e| format!("router {}: TLS: {e}", target.host))?;
