@@ -1,6 +1,8 @@
 //! The default transport: tokio-tungstenite with native-tls, TCP_NODELAY and small
 //! buffers (an idle connection should cost about what `ws` costs).
 
+use std::time::Duration;
+
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -17,7 +19,13 @@ const WRITE_BUFFER: usize = 8 * 1024;
 /// Frames taken from one read before handing them over.
 const MAX_BATCH: usize = 256;
 /// How long the TCP, TLS and WebSocket handshakes may take together.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write may wait for the peer to read: past it the link counts as dead
+/// (a peer that stops reading would otherwise hold the session, its heartbeat, its
+/// guard and `close()` forever).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the close frame may take to go out.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Connects with tokio-tungstenite.
 #[derive(Clone, Copy, Debug, Default)]
@@ -106,14 +114,12 @@ impl Transport for NativeTransport {
     }
 
     async fn feed(&mut self, text: String) -> Result<(), String> {
-        self.ws
-            .feed(Message::text(text))
-            .await
-            .map_err(|e| e.to_string())
+        let write = self.ws.feed(Message::text(text));
+        within(WRITE_TIMEOUT, write).await
     }
 
     async fn flush(&mut self) -> Result<(), String> {
-        self.ws.flush().await.map_err(|e| e.to_string())
+        within(WRITE_TIMEOUT, self.ws.flush()).await
     }
 
     async fn close(&mut self) {
@@ -121,6 +127,20 @@ impl Transport for NativeTransport {
             code: CloseCode::Normal,
             reason: "".into(),
         };
-        let _ = self.ws.close(Some(frame)).await;
+        let _ = within(CLOSE_WRITE_TIMEOUT, self.ws.close(Some(frame))).await;
+    }
+}
+
+/// `write`, failed when the peer has not taken it within `limit`.
+async fn within<E: std::fmt::Display>(
+    limit: Duration,
+    write: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(limit, write).await {
+        Ok(done) => done.map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "write timed out after {} s: the peer is not reading",
+            limit.as_secs()
+        )),
     }
 }

@@ -261,7 +261,9 @@ impl<C: Connector, S: EventSink> Session<C, S> {
                 }
                 Some(Command::Close(Some(frame))) => {
                     if opened {
-                        let _ = send_now(t, frame).await;
+                        // Bounded: `close()` must finish against a peer that stopped
+                        // reading.
+                        let _ = tokio::time::timeout(CLOSE_WAIT, send_now(t, frame)).await;
                     }
                     self.shut(t, true).await;
                     return Ended::UserClosed;
