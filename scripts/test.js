@@ -3,7 +3,9 @@
 // With LEANRT_TEST_PG set (a postgres://USER@HOST:PORT URL of a server the tests may
 // create databases on; `scripts/postgres.sh start DIR` makes one), the server's
 // integration tests and the Node tests that exercise the store run once more on
-// PostgreSQL. Every suite always runs; the exit code is non-zero if any failed.
+// PostgreSQL; with LEANRT_TEST_REDIS (redis://HOST:PORT) as well, so do the cluster
+// tests (several nodes). Every suite always runs; the exit code is non-zero if any
+// failed.
 const fs = require('node:fs')
 const path = require('node:path')
 const { run } = require('./run')
@@ -12,6 +14,7 @@ const root = path.join(__dirname, '..')
 const pg = process.env.LEANRT_TEST_PG
 const sqlite = Object.assign({}, process.env)
 delete sqlite.LEANRT_TEST_PG
+delete sqlite.LEANRT_TEST_REDIS
 delete sqlite.LEANRT_REQUIRE_PG
 
 const rust = run('cargo', ['test', '--workspace'], { cwd: root, env: sqlite })
@@ -21,10 +24,10 @@ const files = fs.readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort().m
 const node = run(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: root, env: sqlite })
 
 // The Node tests whose servers keep state: the 2.4.0 suite and compatibility checks,
-// both current SDKs, the REST API, and kill -9 durability.
+// both current SDKs, the REST API, kill -9 durability, and docs/deploy.md's cluster.
 const ON_POSTGRES = [
   'original-harness', 'original-compat', 'original-limits', 'original-signatures',
-  'leanrt-api', 'fault-kill', 'rest-api', 'v3-sdks', 'v3-frames', 'differential'
+  'leanrt-api', 'fault-kill', 'rest-api', 'v3-sdks', 'v3-frames', 'differential', 'deploy'
 ].map((name) => path.join('__test__', `${name}.test.js`))
 
 let postgres = 0

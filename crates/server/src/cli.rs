@@ -110,6 +110,10 @@ struct Args {
         hide_env_values = true
     )]
     api_keys: Vec<App>,
+    /// Redis for several nodes (presence, cross-node delivery, shared nonces), as
+    /// redis://HOST:PORT; none: one node.
+    #[arg(long, env = "LEANRT_REDIS")]
+    redis: Option<String>,
     /// This node's id (default: random).
     #[arg(long, env = "LEANRT_NODE_ID")]
     node_id: Option<String>,
@@ -190,6 +194,7 @@ impl Args {
                 ..Limits::default()
             },
             node_id: self.node_id,
+            redis: self.redis,
             ..Config::default()
         })
     }

@@ -91,6 +91,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// SQLite database file (or `:memory:`), or a `postgres://` URL.
     pub db: String,
+    /// The Redis of a cluster of nodes (`redis://HOST:PORT`); none: one node.
+    pub redis: Option<String>,
     /// Known applications. Empty means any appId is accepted, unsigned.
     pub apps: Vec<App>,
     /// Master keys that open the REST API for an app without making its clients
@@ -112,6 +114,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             db: "./leanrt.db".to_owned(),
+            redis: None,
             apps: Vec::new(),
             api_keys: Vec::new(),
             public_url: None,

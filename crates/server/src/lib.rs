@@ -18,6 +18,7 @@
 
 pub mod auth;
 mod cli;
+pub mod cluster;
 mod config;
 mod connection;
 pub mod domain;

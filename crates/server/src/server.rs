@@ -18,7 +18,7 @@ use crate::hub::{Hub, LocalHub};
 use crate::ids::random_id;
 use crate::router;
 use crate::service::Service;
-use crate::store::{open_store, Store, StoreError, StoreStats};
+use crate::store::{is_postgres_url, open_store, Store, StoreError, StoreStats};
 use crate::time::now_ms;
 
 /// Why the server could not start or stop cleanly.
@@ -28,6 +28,8 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot join the cluster: {0}")]
+    Cluster(String),
 }
 
 /// The store, the hub and the nonce cache a server runs on.
@@ -38,13 +40,38 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// The store of `config.db` (the SQLite file, or PostgreSQL for a `postgres://`
-    /// URL) and the in-process hub.
-    pub async fn embedded(config: &Config) -> Result<Backends, Error> {
+    /// What `config` names: the store of `config.db` (the SQLite file, or PostgreSQL
+    /// for a `postgres://` URL), and with `config.redis` the Redis hub and nonce
+    /// cache, else the in-process ones.
+    pub async fn open(config: &Config) -> Result<Backends, Error> {
+        if config.redis.is_some() && !is_postgres_url(&config.db) {
+            return Err(Error::Cluster(
+                "--redis needs a PostgreSQL --db (postgres://…) that every node shares; \
+                 an SQLite file serves one node"
+                    .into(),
+            ));
+        }
+        let store = open_store(&config.db).await?;
+        let nonces = LocalNonces::new(config.limits.nonce_cache, now_ms());
+        let Some(url) = &config.redis else {
+            return Ok(Backends {
+                store,
+                hub: Arc::new(LocalHub::default()),
+                nonces: Arc::new(nonces),
+            });
+        };
+        let node: Arc<str> = Arc::from(config.node_id.clone().unwrap_or_else(random_id));
+        let (hub, nonces) = match crate::cluster::join(url, node, nonces).await {
+            Ok(joined) => joined,
+            Err(e) => {
+                store.close().await;
+                return Err(Error::Cluster(e));
+            }
+        };
         Ok(Backends {
-            store: open_store(&config.db).await?,
-            hub: Arc::new(LocalHub::default()),
-            nonces: Arc::new(LocalNonces::new(config.limits.nonce_cache, now_ms())),
+            store,
+            hub: Arc::new(hub),
+            nonces: Arc::new(nonces),
         })
     }
 }
@@ -65,9 +92,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the embedded store and binds the listening socket.
-    pub async fn bind(config: Config) -> Result<Server, Error> {
-        let backends = Backends::embedded(&config).await?;
+    /// Opens the backends `config` names and binds the listening socket.
+    pub async fn bind(mut config: Config) -> Result<Server, Error> {
+        // One id for the hub and for every session id.
+        config.node_id.get_or_insert_with(random_id);
+        let backends = Backends::open(&config).await?;
         Server::bind_with(config, backends).await
     }
 

@@ -71,16 +71,10 @@ async fn two_nodes_on_one_database_give_one_gap_free_seq_per_conversation() {
     let b = Client::open(n2.local_addr(), "pg2-bob").await;
     let cid = a.start(&["pg2-bob"]).await;
     const EACH: usize = 150;
-    let send = |mut c: Client, who: &'static str, cid: String| async move {
-        for n in 0..EACH {
-            c.request_among_pushes(
-                json!({"cmd":"direct","cid":cid,"msg":format!("{who}{n}"),"r":false,"transient":false}),
-            )
-            .await;
-        }
-        c
-    };
-    let (a, b) = tokio::join!(send(a, "a", cid.clone()), send(b, "b", cid.clone()));
+    let (a, b) = tokio::join!(
+        a.say_numbered(&cid, "a", EACH),
+        b.say_numbered(&cid, "b", EACH)
+    );
     let store = sql(&db).await;
     let rows = store
         .query(

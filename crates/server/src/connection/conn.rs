@@ -19,15 +19,21 @@ use crate::domain::{SessionId, StoredMessage};
 use crate::hub::Outbox;
 use crate::json::render;
 use crate::service::{Failure, Service, SessionCtx};
-use crate::store::{Ack, PendingPage, StoreResult};
+use crate::store::{Ack, Pending, PendingPage, StoreResult};
 use crate::v3;
 
 /// What a finished request does to its connection.
 pub type Then = Box<dyn FnOnce(&mut Conn) + Send>;
 /// A request in progress.
 pub type Task = BoxFuture<'static, Then>;
-/// A page of the login push being read.
-pub type PageRead = BoxFuture<'static, StoreResult<PendingPage>>;
+/// A read for delivery: a page of a push, or what the clientId is owed (a resync).
+pub type PageRead = BoxFuture<'static, Read>;
+
+/// What a [`PageRead`] read.
+pub enum Read {
+    Page(StoreResult<PendingPage>),
+    Owed(StoreResult<Vec<Pending>>),
+}
 
 /// A `direct` being committed, with the `i` to answer.
 pub struct PendingDirect {
@@ -214,6 +220,9 @@ impl Conn {
 
     /// Answers a committed (or failed) message.
     pub fn stored(&mut self, i: Option<Number>, result: Result<Arc<StoredMessage>, Failure>) {
+        if let Ok(m) = &result {
+            self.delivery.own(m);
+        }
         match (result, self.dialect, &self.session) {
             // The most frequent reply of a v3 sender, written the quick way.
             (Ok(m), Dialect::V3(protocol), Some(s)) => {
@@ -278,26 +287,47 @@ impl Conn {
         let (Some(session), None) = (&self.session, &self.page) else {
             return;
         };
+        let (service, client) = (self.service.clone(), session.client.clone());
+        if self.delivery.repairing() && self.outbox.take_resync() {
+            // Pushes may have been lost: compare with what the store says is owed.
+            self.page = Some(Box::pin(async move {
+                Read::Owed(service.pending(&client).await)
+            }));
+            return;
+        }
         if !self.delivered.has_room(login::PAGE) {
             return;
         }
         let Some((pending, limit)) = self.delivery.next_read() else {
             return;
         };
-        let (service, client) = (self.service.clone(), session.client.clone());
         self.page = Some(Box::pin(async move {
-            service.pending_page(&client, &pending, limit).await
+            Read::Page(service.pending_page(&client, &pending, limit).await)
         }));
     }
 
+    /// Takes a finished read.
+    pub fn on_read(&mut self, read: Read) {
+        match read {
+            Read::Page(page) => self.on_page(page),
+            Read::Owed(Ok(owed)) => self.delivery.resync(owed),
+            Read::Owed(Err(e)) => tracing::warn!(error = %e, "a resync failed"),
+        }
+    }
+
     /// Writes a page of the login push.
-    pub fn on_page(&mut self, page: StoreResult<PendingPage>) {
+    fn on_page(&mut self, page: StoreResult<PendingPage>) {
         let released = match page {
             Ok(page) => {
                 let pushed = self.delivery.on_page(page);
-                for m in &pushed.offline {
-                    self.send_text(&render::direct(m, Some("offline")));
-                    self.track(m);
+                for m in pushed.offline {
+                    if pushed.repaired {
+                        // A gap in live delivery, written as the live pushes it missed.
+                        self.emit(&Push::new(Event::Message(Arc::new(m))));
+                    } else {
+                        self.send_text(&render::direct(&m, Some("offline")));
+                        self.track(&m);
+                    }
                 }
                 pushed.released
             }

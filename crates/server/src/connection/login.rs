@@ -12,11 +12,19 @@
 //! conversation arrives in seq order. When too many are held, a conversation's
 //! held messages are dropped and its push extended over them instead: they are
 //! committed, so the store has them.
+//!
+//! Behind a networked hub, pushes between nodes may be lost or reordered, so the
+//! session repairs gaps: each conversation's floor follows the live messages
+//! written, and a live message more than one above its floor is held while the
+//! seqs in between are read from the store, as a push of its own (every lower seq
+//! is committed, since seq order is commit order). A change of the session's
+//! membership forgets the floor, so that nothing from outside its membership is
+//! read. Transient conversations are at most once: never repaired.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::domain::event::Push;
+use crate::domain::event::{Event, Push};
 use crate::domain::StoredMessage;
 use crate::store::{Pending, PendingPage};
 
@@ -26,6 +34,8 @@ pub const PAGE: usize = 512;
 struct Owed {
     pending: Pending,
     pushed: usize,
+    /// A gap of live messages, not owed at login: pushed as live messages.
+    repair: bool,
 }
 
 struct Login {
@@ -40,6 +50,18 @@ struct Login {
     hold_max: usize,
 }
 
+impl Login {
+    fn new(cap: usize, hold_max: usize) -> Box<Login> {
+        Box::new(Login {
+            queue: VecDeque::new(),
+            held: VecDeque::new(),
+            reading: false,
+            cap,
+            hold_max,
+        })
+    }
+}
+
 /// A session's live delivery filter and its login push, if one is running.
 #[derive(Default)]
 pub struct Delivery {
@@ -47,12 +69,16 @@ pub struct Delivery {
     /// by the push (or are owed to a later login).
     floors: HashMap<Arc<str>, i64>,
     login: Option<Box<Login>>,
+    /// Set behind a networked hub: `(cap, hold_max)` for the pushes that fill gaps.
+    repair: Option<(usize, usize)>,
 }
 
 /// What a page of the push produced.
 pub struct Pushed {
-    /// Pushed messages (`offline: true`), oldest first.
+    /// Pushed messages, oldest first: `offline: true` unless `repaired`.
     pub offline: Vec<StoredMessage>,
+    /// The messages fill a gap in live delivery.
+    pub repaired: bool,
     /// Live messages released because their conversation's push is done.
     pub released: Vec<Arc<Push>>,
 }
@@ -65,7 +91,11 @@ impl Delivery {
         }
         let queue: VecDeque<Owed> = owed
             .into_iter()
-            .map(|pending| Owed { pending, pushed: 0 })
+            .map(|pending| Owed {
+                pending,
+                pushed: 0,
+                repair: false,
+            })
             .collect();
         self.login = (!queue.is_empty() && cap > 0).then(|| {
             Box::new(Login {
@@ -78,13 +108,64 @@ impl Delivery {
         });
     }
 
+    /// Repairs gaps from now on, each with a push of at most `cap` messages while
+    /// up to `hold_max` live ones wait.
+    pub fn repair_gaps(&mut self, cap: usize, hold_max: usize) {
+        self.repair = Some((cap.max(1), hold_max.max(1)));
+    }
+
+    /// Whether gaps are repaired.
+    pub fn repairing(&self) -> bool {
+        self.repair.is_some()
+    }
+
+    /// After pushes may have been lost: what the store says is owed beyond each
+    /// conversation's floor is pushed as live messages (a conversation already being
+    /// pushed is left to that push).
+    pub fn resync(&mut self, owed: Vec<Pending>) {
+        let Some((cap, hold_max)) = self.repair else {
+            return;
+        };
+        for p in owed {
+            let floor = self.floors.get(&p.cid).copied().unwrap_or(p.after);
+            let pushing = self
+                .login
+                .as_ref()
+                .is_some_and(|l| l.queue.iter().any(|o| o.pending.cid == p.cid));
+            if p.upto <= floor || pushing {
+                continue;
+            }
+            let login = self.login.get_or_insert_with(|| Login::new(cap, hold_max));
+            login.queue.push_back(Owed {
+                pending: Pending {
+                    after: floor.max(p.after),
+                    ..p
+                },
+                pushed: 0,
+                repair: true,
+            });
+        }
+    }
+
     /// Forgets everything (the session closed).
     pub fn clear(&mut self) {
         *self = Delivery::default();
     }
 
+    /// The session's own message was stored: it has it (its floor may move past it).
+    pub fn own(&mut self, m: &StoredMessage) {
+        if let Some(floor) = self.floors.get_mut(&m.cid) {
+            if *floor + 1 == m.seq {
+                *floor = m.seq;
+            }
+        }
+    }
+
     /// A live push: `Some` to write it now, `None` if dropped or held.
     pub fn route(&mut self, push: Arc<Push>) -> Option<Arc<Push>> {
+        if let Event::Membership { cid, .. } = &push.event {
+            self.floors.remove(cid.as_str());
+        }
         let Some((cid, seq)) = push.event.stored_position() else {
             return Some(push);
         };
@@ -92,10 +173,31 @@ impl Delivery {
         if floor.is_some_and(|f| seq <= f) {
             return None;
         }
+        let gap = floor.filter(|f| seq > f + 1 && !push.room);
+        let owing = self
+            .login
+            .as_ref()
+            .is_some_and(|l| l.queue.iter().any(|o| &*o.pending.cid == cid));
+        if let (Some((cap, hold_max)), Some(floor), false) = (self.repair, gap, owing) {
+            let cid: Arc<str> = Arc::from(cid);
+            let login = self.login.get_or_insert_with(|| Login::new(cap, hold_max));
+            login.queue.push_back(Owed {
+                pending: Pending {
+                    cid,
+                    after: floor,
+                    upto: seq - 1,
+                    acked: Vec::new(),
+                },
+                pushed: 0,
+                repair: true,
+            });
+        }
         let Some(login) = self.login.as_mut() else {
+            self.passed(&push);
             return Some(push);
         };
         let Some(owed) = login.queue.iter_mut().find(|o| &*o.pending.cid == cid) else {
+            self.passed(&push);
             return Some(push);
         };
         if login.held.len() < login.hold_max {
@@ -110,6 +212,16 @@ impl Delivery {
             .retain(|p| p.event.stored_position().map(|(c, _)| c) != Some(&*cid));
         self.floors.insert(cid, seq);
         None
+    }
+
+    /// Moves the floor of a live message's conversation to it, when repairing.
+    fn passed(&mut self, push: &Push) {
+        if let (Some(_), Some((cid, seq)), false) =
+            (self.repair, push.event.stored_position(), push.room)
+        {
+            let floor = self.floors.entry(Arc::from(cid)).or_insert(seq);
+            *floor = (*floor).max(seq);
+        }
     }
 
     /// The next page to read, if the push goes on and none is being read.
@@ -127,6 +239,7 @@ impl Delivery {
     pub fn on_page(&mut self, page: PendingPage) -> Pushed {
         let mut out = Pushed {
             offline: Vec::new(),
+            repaired: false,
             released: Vec::new(),
         };
         let Some(login) = self.login.as_mut() else {
@@ -138,6 +251,7 @@ impl Delivery {
         };
         owed.pushed += page.messages.len();
         owed.pending.after = owed.pending.after.max(page.scanned_to);
+        out.repaired = owed.repair;
         out.offline = page.messages;
         if owed.pending.after >= owed.pending.upto || owed.pushed >= login.cap {
             self.finish_front(&mut out.released);
@@ -161,19 +275,23 @@ impl Delivery {
         let Some(done) = login.queue.pop_front() else {
             return;
         };
-        let floor = self.floors.get(&done.pending.cid).copied().unwrap_or(0);
         let (mine, others): (VecDeque<_>, VecDeque<_>) = login
             .held
             .drain(..)
             .partition(|p| p.event.stored_position().map(|(c, _)| c) == Some(&*done.pending.cid));
         login.held = others;
-        released.extend(
-            mine.into_iter()
-                .filter(|p| p.event.stored_position().is_some_and(|(_, s)| s > floor)),
-        );
-        if login.queue.is_empty() {
-            released.extend(login.held.drain(..));
-            self.login = None;
+        let rest = if login.queue.is_empty() {
+            self.login.take().map(|l| l.held).unwrap_or_default()
+        } else {
+            VecDeque::new()
+        };
+        // Everything up to the push's end was pushed (or is owed to a later login).
+        let floor = self.floors.entry(done.pending.cid.clone()).or_insert(0);
+        *floor = (*floor).max(done.pending.upto);
+        // Held messages go through the filter again: past the floor, each is written,
+        // or (repairing) opens the push of a gap still before it.
+        for push in mine.into_iter().chain(rest) {
+            released.extend(self.route(push));
         }
     }
 }

@@ -146,9 +146,7 @@ async fn poll_request(request: &mut Option<Task>) -> Then {
     }
 }
 
-async fn poll_page(
-    page: &mut Option<PageRead>,
-) -> crate::store::StoreResult<crate::store::PendingPage> {
+async fn poll_page(page: &mut Option<PageRead>) -> conn::Read {
     match page {
         Some(read) => read.await,
         None => std::future::pending().await,
@@ -253,9 +251,9 @@ pub async fn serve<S>(
                     conn.request = None;
                     then(&mut conn);
                 }
-                page = poll_page(&mut conn.page), if conn.page.is_some() => {
+                read = poll_page(&mut conn.page), if conn.page.is_some() => {
                     conn.page = None;
-                    conn.on_page(page);
+                    conn.on_read(read);
                 }
                 inbound = stream.next(), if reading => {
                     let mut inbound = Some(inbound);

@@ -4,8 +4,8 @@ use std::sync::{Arc, OnceLock};
 
 use super::StoredMessage;
 
-/// A pushed event.
-#[derive(Debug)]
+/// A pushed event (serialisable, so that a networked hub can carry it to other nodes).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// A stored message, live (`seq` orders it within its conversation).
     Message(Arc<StoredMessage>),
@@ -67,6 +67,9 @@ impl Event {
 #[derive(Debug)]
 pub struct Push {
     pub event: Event,
+    /// Delivered to a transient conversation's participants: at most once, so no
+    /// session repairs gaps in these.
+    pub room: bool,
     rendered: OnceLock<Box<str>>,
     /// The rendering in a binary dialect (v3 protobuf), without the recipient's id.
     encoded: OnceLock<Option<Box<[u8]>>>,
@@ -76,6 +79,17 @@ impl Push {
     pub fn new(event: Event) -> Arc<Push> {
         Arc::new(Push {
             event,
+            room: false,
+            rendered: OnceLock::new(),
+            encoded: OnceLock::new(),
+        })
+    }
+
+    /// An event for a transient conversation's participants.
+    pub fn in_room(event: Event) -> Arc<Push> {
+        Arc::new(Push {
+            event,
+            room: true,
             rendered: OnceLock::new(),
             encoded: OnceLock::new(),
         })

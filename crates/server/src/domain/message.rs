@@ -6,7 +6,7 @@ use super::SessionId;
 
 /// A stored message. Within its conversation, `seq` is gap-free and increasing in
 /// commit order, and `timestamp` never decreases along it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredMessage {
     pub cid: Arc<str>,
     pub seq: i64,

@@ -154,6 +154,32 @@ impl LocalHub {
     }
 }
 
+impl LocalHub {
+    /// The clientId of local session `conn` and the transient conversations it is in.
+    pub fn session_of(&self, conn: u64) -> Option<(String, Vec<String>)> {
+        let st = self.state();
+        let s = st.sessions.get(&conn)?;
+        Some((s.client.clone(), s.rooms.iter().cloned().collect()))
+    }
+
+    /// Tells every local session that pushes may have been lost.
+    pub fn resync_all(&self) {
+        for session in self.state().sessions.values() {
+            session.outbox.resync();
+        }
+    }
+
+    /// Every local session, `(clientId, conn, rooms)`: what a networked hub
+    /// re-asserts after its registry was lost.
+    pub fn snapshot(&self) -> Vec<(String, u64, Vec<String>)> {
+        let st = self.state();
+        st.sessions
+            .iter()
+            .map(|(conn, s)| (s.client.clone(), *conn, s.rooms.iter().cloned().collect()))
+            .collect()
+    }
+}
+
 fn leave(st: &mut State, cid: &str, conn: u64) {
     if let Some(set) = st.rooms.get_mut(cid) {
         set.remove(&conn);

@@ -31,8 +31,15 @@ pub use crate::domain::SessionId;
 #[derive(Debug, PartialEq, Eq)]
 pub struct TooManySessions;
 
-/// Presence and delivery. Implementations: [`LocalHub`] (one process).
+/// Presence and delivery. Implementations: [`LocalHub`] (one process) and
+/// [`crate::cluster::RedisHub`] (several nodes).
 pub trait Hub: Send + Sync + 'static {
+    /// Whether pushes of a conversation's messages may arrive out of seq order or be
+    /// lost (pub/sub between nodes), so that sessions must repair gaps from the store.
+    fn repairs_gaps(&self) -> bool {
+        false
+    }
+
     /// Makes `client` online on `session`, refusing more than `max_sessions`
     /// sessions of one clientId.
     fn attach<'a>(

@@ -2,7 +2,7 @@
 //! allocating nothing while idle. A full queue closes the connection with 4117.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
 use leanrt_protocol::ErrorCode;
@@ -19,6 +19,9 @@ pub struct Outbox {
     ready: Notify,
     killed: Notify,
     code: AtomicU16,
+    /// Pushes may have been lost (a networked hub's link dropped): the session
+    /// should compare what it has with the store.
+    resync: AtomicBool,
 }
 
 impl Outbox {
@@ -29,6 +32,7 @@ impl Outbox {
             ready: Notify::new(),
             killed: Notify::new(),
             code: AtomicU16::new(0),
+            resync: AtomicBool::new(false),
         })
     }
 
@@ -68,6 +72,17 @@ impl Outbox {
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.queue.lock().map(|q| q.is_empty()).unwrap_or(true)
+    }
+
+    /// Marks that pushes may have been lost, and wakes the connection.
+    pub fn resync(&self) {
+        self.resync.store(true, Ordering::Release);
+        self.ready.notify_one();
+    }
+
+    /// Whether a resync was asked for since the last call.
+    pub fn take_resync(&self) -> bool {
+        self.resync.swap(false, Ordering::AcqRel)
     }
 
     /// Resolves once something may have been queued since the last call.

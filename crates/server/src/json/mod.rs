@@ -271,6 +271,11 @@ fn open(conn: &mut Conn, i: Option<Number>, req: SessionOpen) {
             tracing::Span::current().record("client", &*session.client);
             let client = session.client.to_string();
             conn.set_session(session);
+            if conn.service.hub.repairs_gaps() {
+                let limits = &conn.service.limits;
+                let (cap, hold) = (limits.offline_per_conversation, limits.outbound_queue);
+                conn.delivery.repair_gaps(cap, hold);
+            }
             conn.reply(
                 i.as_ref(),
                 json!({"cmd": "session", "op": "opened", "peerId": client}),

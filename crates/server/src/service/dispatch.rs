@@ -17,13 +17,14 @@ impl Service {
             // is woken, and written to, once per run.
             let mut messages = commit.messages.into_iter().peekable();
             while let Some(first) = messages.next() {
-                let mut run = vec![Push::new(Event::Message(first.msg.clone()))];
+                let push = if first.room { Push::in_room } else { Push::new };
+                let mut run = vec![push(Event::Message(first.msg.clone()))];
                 while let Some(next) = messages.next_if(|n| {
                     n.msg.cid == first.msg.cid
                         && n.origin == first.origin
                         && std::sync::Arc::ptr_eq(&n.members, &first.members)
                 }) {
-                    run.push(Push::new(Event::Message(next.msg)));
+                    run.push(push(Event::Message(next.msg)));
                 }
                 if first.room {
                     let cid = &first.msg.cid;

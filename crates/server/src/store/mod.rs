@@ -38,7 +38,7 @@ use leanrt_protocol::command::Bound;
 use tokio::sync::mpsc;
 
 pub use copy::{sqlite_to_postgres, Copied};
-pub use postgres::PgStore;
+pub use postgres::{is_url as is_postgres_url, PgStore};
 pub use sqlite::SqliteStore;
 
 use crate::domain::query::Query;

@@ -262,6 +262,18 @@ impl Client {
         ack
     }
 
+    /// Sends `count` messages `{who}0`, `{who}1`, … one after another (each acked
+    /// before the next), skipping pushes; returns the client.
+    pub async fn say_numbered(mut self, cid: &str, who: &str, count: usize) -> Client {
+        for n in 0..count {
+            self.request_among_pushes(
+                json!({"cmd":"direct","cid":cid,"msg":format!("{who}{n}"),"r":false,"transient":false}),
+            )
+            .await;
+        }
+        self
+    }
+
     /// Closes with code 1000 and returns the code the server echoes.
     pub async fn close_cleanly(mut self) -> Option<u16> {
         use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
