@@ -1,7 +1,7 @@
 'use strict'
 // Runs `npm run bench:stores` once at a tiny size so that it cannot rot: it starts
-// its own PostgreSQL servers (scripts/postgres.sh), so it needs PostgreSQL installed,
-// and skips with a message where it is not. No timing is asserted: only that every
+// its own PostgreSQL servers (scripts/postgres.sh) and a Redis, so it needs both
+// installed, and skips with a message where they are not. No timing is asserted: only that every
 // measure produced a number for both stores, and that what must be positive is.
 const { test } = require('node:test')
 const assert = require('node:assert')
@@ -10,12 +10,22 @@ const fs = require('node:fs')
 const path = require('node:path')
 
 const root = path.join(__dirname, '..')
-const installed = spawnSync(path.join(root, 'scripts', 'postgres.sh'), ['version']).status === 0
+const installed = spawnSync(path.join(root, 'scripts', 'postgres.sh'), ['version']).status === 0 &&
+  spawnSync('redis-server', ['--version']).status === 0
 
-test('npm run bench:stores works at smoke size and fills every cell', { timeout: 240000, skip: !installed && 'PostgreSQL is not installed' }, () => {
+test('npm run bench:stores works at smoke size and fills every cell', { timeout: 240000, skip: !installed && 'PostgreSQL or Redis is not installed' }, () => {
   const r = spawnSync(process.execPath, [path.join(root, 'bench', 'stores.js'), '--smoke'], { cwd: root, encoding: 'utf8', timeout: 230000 })
   assert.strictEqual(r.status, 0, `bench failed:\n${r.stderr}\n${r.stdout}`)
-  const { measures } = JSON.parse(fs.readFileSync(path.join(root, 'bench', 'stores-smoke.json'), 'utf8'))
+  const { measures, cluster } = JSON.parse(fs.readFileSync(path.join(root, 'bench', 'stores-smoke.json'), 'utf8'))
+  // One node against two: rates, latencies and CPU (Redis has none on one node).
+  assert.strictEqual(Object.keys(cluster).length, 5)
+  for (const [measure, by] of Object.entries(cluster)) {
+    assert.deepStrictEqual(Object.keys(by).sort(), ['one', 'two'], measure)
+    for (const [who, v] of Object.entries(by)) {
+      assert.ok(Number.isFinite(v) && v >= 0, `${measure} / ${who} = ${v}`)
+      if (!/CPU/.test(measure)) assert.ok(v > 0, `${measure} / ${who} = ${v}`)
+    }
+  }
   const rows = Object.entries(measures)
   // Eleven measures on the disk, eleven on /dev/shm.
   assert.strictEqual(rows.length, fs.existsSync('/dev/shm') ? 22 : 11)

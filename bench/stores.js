@@ -1,7 +1,8 @@
 'use strict'
 // `npm run bench:stores`: the embedded SQLite store against PostgreSQL, side by side
-// in one run, each with its data on the disk and on /dev/shm. Every measure is taken
-// on a leanrt-server of its own (a new data file, or a new database on one of this
+// in one run, each with its data on the disk and on /dev/shm; then fan-out on one node
+// against two nodes (PostgreSQL and Redis, members split over both). Every measure is
+// taken on servers of its own (a new data file, or a new database on one of this
 // run's two PostgreSQL servers, started with scripts/postgres.sh); stores alternate
 // within each repetition; figures are medians.
 //
@@ -12,7 +13,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawn } = require('node:child_process')
 const { spawnRaised, jsonOf, startServer, cpuSeconds, storageWrites, medians, collect, fmt, machine } = require('./harness')
 
 const argv = process.argv.slice(2)
@@ -114,6 +115,82 @@ async function measures(store, pg, where) {
   }
 }
 
+/** A Redis server on a free port, for the cluster measures. */
+async function startRedis() {
+  const port = await new Promise((resolve) => {
+    const probe = require('node:net').createServer()
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address()
+      probe.close(() => resolve(port))
+    })
+  })
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+  const url = `redis://127.0.0.1:${port}`
+  for (let n = 0; n < 100; n++) {
+    try {
+      if (execFileSync('redis-cli', ['-u', url, 'PING'], { encoding: 'utf8' }).includes('PONG')) break
+    } catch (_) {}
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return { url, pid: child.pid, stop: () => child.kill('SIGKILL') }
+}
+
+/** Fan-out with every member on the sender's node, and with half of them on a second
+ * node of a cluster (PostgreSQL on the disk, Redis). */
+async function clusterMeasures(pg, redis) {
+  const deliveries = SIZE.fanCount * SIZE.members
+  const flags = ['--rate-limit', '0']
+  const fan = (extra) => ['--members', SIZE.members, '--count', SIZE.fanCount, ...extra]
+  const one = await startServer({ bin: bin('leanrt-server'), flags, db: pg.database() })
+  let single
+  try {
+    const before = cpuSeconds(one.pid)
+    single = { report: await jsonOf(loadgen(one, 'fanout', fan([])), 'loadgen fanout, one node') }
+    single.serverUs = ((cpuSeconds(one.pid) - before) * 1e6) / deliveries
+  } finally {
+    one.stop()
+  }
+  const db = pg.database()
+  const nodes = []
+  let two
+  try {
+    for (let n = 0; n < 2; n++) nodes.push(await startServer({ bin: bin('leanrt-server'), flags: [...flags, '--redis', redis.url], db }))
+    const cpu = () => nodes.reduce((t, node) => t + cpuSeconds(node.pid), 0)
+    const [before, redisBefore] = [cpu(), cpuSeconds(redis.pid)]
+    two = { report: await jsonOf(loadgen(nodes[0], 'fanout', fan(['--split-url', nodes[1].ws])), 'loadgen fanout, two nodes') }
+    two.serverUs = ((cpu() - before) * 1e6) / deliveries
+    two.redisUs = ((cpuSeconds(redis.pid) - redisBefore) * 1e6) / deliveries
+  } finally {
+    for (const node of nodes) node.stop()
+  }
+  const label = `(1 sender, ${SIZE.members} members)`
+  return {
+    one: {
+      [`Fan-out delivered/s ${label}`]: single.report.delivered_per_sec,
+      'Fan-out send→delivery p50 µs': single.report.delivery_us.p50,
+      'Fan-out send→delivery p99 µs': single.report.delivery_us.p99,
+      'leanrt-server CPU µs per delivery (every node)': single.serverUs,
+      'Redis CPU µs per delivery': 0,
+    },
+    two: {
+      [`Fan-out delivered/s ${label}`]: two.report.delivered_per_sec,
+      'Fan-out send→delivery p50 µs': two.report.delivery_us.p50,
+      'Fan-out send→delivery p99 µs': two.report.delivery_us.p99,
+      'leanrt-server CPU µs per delivery (every node)': two.serverUs,
+      'Redis CPU µs per delivery': two.redisUs,
+    },
+  }
+}
+
+function clusterTable(m) {
+  const lines = ['| Cluster measure (PostgreSQL on the disk) | one node | two nodes, members split | two ÷ one |', '|---|---|---|---|']
+  for (const [measure, by] of Object.entries(m)) {
+    const ratio = by.one ? `${(by.two / by.one).toFixed(2)}×` : '—'
+    lines.push(`| ${measure} | ${fmt(by.one)} | ${fmt(by.two)} | ${ratio} |`)
+  }
+  return lines.join('\n')
+}
+
 function table(m) {
   const lines = ['| Measure | SQLite | PostgreSQL | PostgreSQL ÷ SQLite |', '|---|---|---|---|']
   for (const [measure, by] of Object.entries(m)) {
@@ -131,7 +208,9 @@ async function main() {
   if (fs.existsSync('/dev/shm')) places.push({ name: '/dev/shm', base: '/dev/shm' })
   const started = Date.now()
   const servers = places.map((p) => startPostgres(p.base))
+  const redis = await startRedis()
   const samples = {}
+  const clusterSamples = {}
   try {
     for (let rep = 0; rep < REPS; rep++) {
       for (const [k, where] of places.entries()) {
@@ -140,14 +219,19 @@ async function main() {
           collect(samples, store, await measures(store, store === 'postgres' ? servers[k] : null, where))
         }
       }
+      console.error(`rep ${rep + 1}/${REPS}: one node and two nodes`)
+      const cluster = await clusterMeasures(servers[0], redis)
+      collect(clusterSamples, 'one', cluster.one)
+      collect(clusterSamples, 'two', cluster.two)
     }
   } finally {
     for (const pg of servers) pg.stop()
+    redis.stop()
   }
-  const text = table(medians(samples))
+  const text = `${table(medians(samples))}\n\n${clusterTable(medians(clusterSamples))}`
   const seconds = Math.round((Date.now() - started) / 1000)
   console.log(`\n${text}\n\n${machine()}; ${REPS} repetition(s), medians; ${seconds} s`)
-  fs.writeFileSync(path.join(__dirname, smoke ? 'stores-smoke.json' : 'stores.json'), JSON.stringify({ date: new Date().toISOString(), machine: machine(), reps: REPS, size: SIZE, measures: medians(samples) }, null, 2))
+  fs.writeFileSync(path.join(__dirname, smoke ? 'stores-smoke.json' : 'stores.json'), JSON.stringify({ date: new Date().toISOString(), machine: machine(), reps: REPS, size: SIZE, measures: medians(samples), cluster: medians(clusterSamples) }, null, 2))
   if (write) writeResults(text, seconds)
 }
 
@@ -174,6 +258,11 @@ counts on \`/dev/shm\`, which is memory); PostgreSQL's WAL bytes are the move of
 \`pg_current_wal_lsn()\` over the run, whatever the medium. This
 machine's disk stalls \`fdatasync\` for 100–800 ms at times; the tails on disk follow
 those stalls.
+
+The cluster table: fan-out on one node on PostgreSQL (the disk), against two nodes on
+that PostgreSQL and one Redis (no persistence), the sender and half of the
+${SIZE.members} members on the first node, the other half on the second. CPU is the sum
+over both nodes, and Redis's own, per delivery. Everything shares the same 2 cores.
 `)
 }
 

@@ -6,6 +6,8 @@
 #   scripts/postgres.sh start DIR    # initdb DIR, start on a free 127.0.0.1 port,
 #                                    # print postgres://leanrt@127.0.0.1:PORT
 #   scripts/postgres.sh stop DIR     # fast shutdown
+#   scripts/postgres.sh crash DIR    # immediate shutdown (as a crash: recovery at restart)
+#   scripts/postgres.sh resume DIR   # start DIR's server again, on the same port
 #   scripts/postgres.sh version      # the server version it would start
 #
 # Trust authentication on 127.0.0.1 only; fsync stays on, so that a killed server
@@ -36,6 +38,11 @@ case "$cmd" in
 esac
 dir=${2:?usage: postgres.sh start|stop DIR}
 
+serve() {
+  as_owner "$(bin pg_ctl)" -D "$1/data" -l "$1/run/postgres.log" -w -t 60 \
+    -o "-p $2 -k $1/run -c listen_addresses=127.0.0.1 -c max_connections=400" start >/dev/null
+}
+
 case "$cmd" in
   start)
     mkdir -p "$dir"
@@ -47,13 +54,19 @@ case "$cmd" in
       mkdir -p "$dir/data" "$dir/run"
     fi
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    echo "$port" >"$dir/port"
     as_owner "$(bin initdb)" -D "$dir/data" -U leanrt --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-    as_owner "$(bin pg_ctl)" -D "$dir/data" -l "$dir/run/postgres.log" -w -t 60 \
-      -o "-p $port -k $dir/run -c listen_addresses=127.0.0.1 -c max_connections=400" start >/dev/null
+    serve "$dir" "$port"
     echo "postgres://leanrt@127.0.0.1:$port"
+    ;;
+  resume)
+    serve "$dir" "$(cat "$dir/port")"
     ;;
   stop)
     as_owner "$(bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  crash)
+    as_owner "$(bin pg_ctl)" -D "$dir/data" -m immediate -w stop >/dev/null
     ;;
   *)
     echo "usage: postgres.sh start|stop DIR" >&2

@@ -27,14 +27,22 @@ const node = run(process.execPath, ['--test', '--test-concurrency=1', ...files],
 // both current SDKs, the REST API, kill -9 durability, and docs/deploy.md's cluster.
 const ON_POSTGRES = [
   'original-harness', 'original-compat', 'original-limits', 'original-signatures',
-  'leanrt-api', 'fault-kill', 'rest-api', 'v3-sdks', 'v3-frames', 'differential', 'deploy'
+  'leanrt-api', 'fault-kill', 'rest-api', 'v3-sdks', 'v3-frames', 'differential', 'deploy',
+  'migrate-postgres'
 ].map((name) => path.join('__test__', `${name}.test.js`))
+
+// The original 2.4.0 SDK's own suite and the compatibility suite, on two nodes.
+const ON_TWO_NODES = ['original-harness', 'original-compat'].map((name) => path.join('__test__', `${name}.test.js`))
 
 let postgres = 0
 if (pg) {
   const server = run('cargo', ['test', '-p', 'leanrt-server', '--tests'], { cwd: root })
   const clients = run(process.execPath, ['--test', '--test-concurrency=1', ...ON_POSTGRES], { cwd: root })
-  postgres = server || clients
+  // With Redis too: the 2.4.0 suites once more, their clients spread over two nodes.
+  const spread = process.env.LEANRT_TEST_REDIS
+    ? run(process.execPath, ['--test', '--test-concurrency=1', ...ON_TWO_NODES], { cwd: root, env: Object.assign({}, process.env, { LEANRT_TEST_CLUSTER: '1' }) })
+    : 0
+  postgres = server || clients || spread
 } else if (process.env.LEANRT_REQUIRE_PG) {
   console.error('LEANRT_REQUIRE_PG is set but LEANRT_TEST_PG is not')
   postgres = 1

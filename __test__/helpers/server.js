@@ -122,6 +122,8 @@ const servers = new Set()
  * @param {number} [opts.port]          port to listen on (default 0)
  */
 async function startServer (opts = {}) {
+  const { LEANRT_TEST_CLUSTER: cluster, LEANRT_TEST_PG: pg, LEANRT_TEST_REDIS: redis } = process.env
+  if (cluster && pg && redis && !opts.dbPath && !opts.single) return startCluster(opts)
   if (!binaryExists()) {
     throw new Error(`leanrt-server binary not found at ${BIN}; run \`npm run build\` or \`cargo build -p leanrt-server\``)
   }
@@ -219,6 +221,71 @@ async function startServer (opts = {}) {
   }
 
   adopt(await spawnOnce(argsFor(opts.port || 0), opts.env, onExit))
+  servers.add(srv)
+  return srv
+}
+
+/**
+ * With LEANRT_TEST_CLUSTER (and LEANRT_TEST_PG, LEANRT_TEST_REDIS) set, what
+ * startServer returns instead: two nodes on one new PostgreSQL database and the run's
+ * Redis, behind a TCP balancer in this process that sends HTTP requests and WebSocket
+ * connections to the nodes in turn, so that a test's clients are spread over both.
+ * Its port, routerUrl and wsUrl are the balancer's; kill, stop and restart act on
+ * both nodes.
+ */
+async function startCluster (opts) {
+  const net = require('node:net')
+  const lb = net.createServer()
+  await new Promise((resolve) => lb.listen(0, '127.0.0.1', resolve))
+  const lbPort = lb.address().port
+  const db = `${process.env.LEANRT_TEST_PG.replace(/\/+$/, '')}/c_${process.pid}_${++databases}_${Date.now()}`
+  const args = [...(opts.args || []), '--redis', process.env.LEANRT_TEST_REDIS, '--public-url', `ws://127.0.0.1:${lbPort}/`]
+  const nodes = []
+  for (let n = 0; n < 2; n++) nodes.push(await startServer(Object.assign({}, opts, { dbPath: db, args, single: true })))
+  const turns = { http: 0, ws: 0 }
+  const sockets = new Set()
+  lb.on('connection', (inbound) => {
+    sockets.add(inbound)
+    inbound.once('data', (first) => {
+      const kind = /upgrade:\s*websocket/i.test(first.toString('latin1')) ? 'ws' : 'http'
+      const node = nodes[turns[kind]++ % nodes.length]
+      const upstream = net.connect(node.port, '127.0.0.1', () => {
+        upstream.write(first)
+        inbound.pipe(upstream).pipe(inbound)
+      })
+      sockets.add(upstream)
+      const end = () => { inbound.destroy(); upstream.destroy() }
+      inbound.on('error', end)
+      upstream.on('error', end)
+      inbound.on('close', end)
+      upstream.on('close', end)
+    })
+  })
+  const both = (f) => Promise.all(nodes.map(f))
+  const srv = {
+    port: lbPort,
+    host: '127.0.0.1',
+    routerUrl: `http://127.0.0.1:${lbPort}`,
+    wsUrl: `ws://127.0.0.1:${lbPort}`,
+    dbPath: db,
+    nodes,
+    get exits () { return nodes.flatMap((n) => n.exits) },
+    get running () { return nodes.every((n) => n.running) },
+    logs: () => ({ stdout: nodes.map((n) => n.logs().stdout).join(''), stderr: nodes.map((n) => n.logs().stderr).join('') }),
+    kill: (signal) => both((n) => n.kill(signal)).then((r) => r[0]),
+    stop: async () => {
+      const r = await both((n) => n.stop())
+      for (const s of sockets) s.destroy()
+      lb.close()
+      return r[0]
+    },
+    restart: async (restartOpts = {}) => {
+      await both((n) => n.restart(restartOpts))
+      return srv
+    },
+    cleanup: () => nodes.forEach((n) => n.cleanup()),
+  }
+  for (const n of nodes) servers.delete(n)
   servers.add(srv)
   return srv
 }

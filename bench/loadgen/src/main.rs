@@ -49,6 +49,9 @@ enum Scenario {
     Fanout {
         #[arg(long, default_value_t = 100)]
         members: usize,
+        /// Another node of the same cluster: every other member connects there.
+        #[arg(long)]
+        split_url: Option<String>,
         #[arg(long, default_value_t = 5_000)]
         count: u64,
         #[arg(long, default_value_t = 64)]
@@ -145,10 +148,18 @@ fn main() {
             } => scenario::burst(&target, &to, count, senders, window).await,
             Scenario::Fanout {
                 members,
+                split_url,
                 count,
                 window,
                 rate,
-            } => scenario::fanout(&target, members, count, scenario::Pace { window, rate }).await,
+            } => {
+                let split = split_url.map(|url| peer::Target {
+                    url,
+                    app: target.app.clone(),
+                });
+                let pace = scenario::Pace { window, rate };
+                scenario::fanout(&target, split.as_ref(), members, count, pace).await
+            }
             Scenario::Ingest {
                 senders,
                 count,

@@ -189,10 +189,29 @@ async fn receive(mut peer: Peer, expect: usize, start: Arc<Instant>) -> Result<L
     Ok(latencies)
 }
 
-pub async fn fanout(target: &Target, members: usize, count: u64, pace: Pace) -> Result<Value> {
+/// One sender, `members` receivers (every other one on `split`, another node, when
+/// given).
+pub async fn fanout(
+    target: &Target,
+    split: Option<&Target>,
+    members: usize,
+    count: u64,
+    pace: Pace,
+) -> Result<Value> {
     let tag = run_tag();
     let mut sender = Peer::open(target, format!("fan-{tag}-sender")).await?;
-    let peers = open_many(target, &format!("fan-{tag}-m"), members).await?;
+    let peers = match split {
+        None => open_many(target, &format!("fan-{tag}-m"), members).await?,
+        Some(other) => {
+            let (a, b) = (format!("fan-{tag}-a"), format!("fan-{tag}-b"));
+            let here = open_many(target, &a, members - members / 2);
+            let there = open_many(other, &b, members / 2);
+            let (here, there) = tokio::join!(here, there);
+            let (mut here, there) = (here?, there?);
+            here.extend(there);
+            here
+        }
+    };
     let ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
     let cid = sender.start_conv(&ids).await?;
     // Let the `joined` notifications settle before timing.

@@ -68,7 +68,7 @@ async fn until_cmd(c: &mut Client, cmd: &str) -> Value {
 
 async fn ping(c: &mut Client, ids: &[&str]) -> Vec<String> {
     let r = c
-        .request(json!({"cmd":"session","op":"query","sessionPeerIds":ids}))
+        .request_among_pushes(json!({"cmd":"session","op":"query","sessionPeerIds":ids}))
         .await;
     let mut on: Vec<String> = r["onlineSessionPeerIds"]
         .as_array()
@@ -238,20 +238,60 @@ async fn presence_rooms_limits_and_kicks_span_nodes() {
     stop(nodes).await;
 }
 
-#[tokio::test]
-async fn a_killed_node_is_offline_within_the_lease() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_killed_mid_burst_loses_nothing_acked_and_is_offline_within_the_lease() {
     let Some(redis) = redis_url() else { return };
     let db = test_db();
-    let dir = temp_dir("cluster-kill");
     let node = start(node_config(&db, &redis)).await;
     let (mut killed, addr) =
         spawn_binary_with(std::path::Path::new(&db), &["--redis", &redis], &[]);
-    let _bob = Client::open(addr, "cl4-bob").await;
     let mut alice = Client::open(node.local_addr(), "cl4-alice").await;
+    let cid = alice.start(&["cl4-bob"]).await;
+    // Bob sends on the doomed node, one message after another, counting acks.
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (counted, to) = (count.clone(), cid.clone());
+    let burst = tokio::spawn(async move {
+        let mut bob = Client::open(addr, "cl4-bob").await;
+        let mut acked = Vec::new();
+        for n in 0..100_000 {
+            bob.send(json!({"cmd":"direct","cid":to,"msg":format!("b{n}"),"i":n + 1,"r":false,"transient":false}))
+                .await;
+            loop {
+                match bob.next_event(Duration::from_secs(3)).await {
+                    Some(Event::Frame(f)) if f["cmd"] == "ack" => {
+                        acked.push(f["uid"].as_str().expect("uid").to_owned());
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    Some(Event::Frame(_)) => {}
+                    _ => return acked,
+                }
+            }
+        }
+        acked
+    });
+    while count.load(Ordering::Relaxed) < 100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(ping(&mut alice, &["cl4-bob"]).await, ["cl4-bob"]);
     killed.0.kill().expect("kill -9");
     let _ = killed.0.wait();
     let started = Instant::now();
+    let acked = burst.await.expect("the burst");
+    // Alice got bob's messages live; once they stop, read the history.
+    while let Some(Event::Frame(_)) = alice.next_event(Duration::from_millis(500)).await {}
+    // Every acked message is stored (read through the other node).
+    let logged: std::collections::HashSet<String> = all_logs(&mut alice, &cid)
+        .await
+        .iter()
+        .map(|m| m["msgId"].as_str().expect("msgId").to_owned())
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|id| !logged.contains(*id)).collect();
+    assert!(
+        acked.len() >= 100 && lost.is_empty(),
+        "{} acked, lost: {lost:?}",
+        acked.len()
+    );
     while !ping(&mut alice, &["cl4-bob"]).await.is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
@@ -261,7 +301,6 @@ async fn a_killed_node_is_offline_within_the_lease() {
     }
     alice.close().await;
     node.shutdown().await.expect("shutdown");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Runs `redis-cli -u URL args…`.
@@ -404,4 +443,39 @@ async fn sends_commit_while_redis_is_down_and_nodes_reassert_when_it_returns() {
     }
     stop(nodes).await;
     drop(own);
+}
+
+#[tokio::test]
+async fn a_login_signature_used_on_one_node_is_refused_on_the_other() {
+    use leanrt_protocol::signature::{sign, signed_string, Action};
+    let Some(redis) = redis_url() else { return };
+    let db = test_db();
+    let signed = |redis: &str| Config {
+        apps: vec![App {
+            id: APP.into(),
+            master_key: Some("clusterSigned".into()),
+        }],
+        ..node_config(&db, redis)
+    };
+    let nodes = vec![start(signed(&redis)).await, start(signed(&redis)).await];
+    let (t, n) = (now_secs(), format!("cl7-{}", rand::random::<u64>()));
+    let s = sign(
+        "clusterSigned",
+        &signed_string(APP, "cl7-dave", Action::Open, &t.to_string(), &n),
+    );
+    let open =
+        json!({"cmd":"session","op":"open","appId":APP,"peerId":"cl7-dave","t":t,"n":n,"s":s});
+    let mut first = Client::connect(nodes[0].local_addr()).await;
+    assert_eq!(first.request(open.clone()).await["op"], "opened");
+    // The same nonce on the other node is a replay.
+    let mut again = Client::connect(nodes[1].local_addr()).await;
+    again.send(open).await;
+    let refused = again.recv().await;
+    assert_eq!(
+        (refused["op"].as_str(), &refused["code"]),
+        (Some("closed"), &json!(4102)),
+        "{refused}"
+    );
+    first.close().await;
+    stop(nodes).await;
 }

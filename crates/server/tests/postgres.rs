@@ -545,3 +545,109 @@ async fn imported_history_merges_before_live_messages_on_postgres() {
     bob.close().await;
     node.shutdown().await.expect("shutdown");
 }
+
+/// A PostgreSQL server of the test's own (scripts/postgres.sh), so that crashing it
+/// disturbs no other test.
+struct OwnPostgres {
+    dir: std::path::PathBuf,
+    url: String,
+}
+
+impl OwnPostgres {
+    fn script(args: &[&str]) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/postgres.sh");
+        let out = std::process::Command::new(script)
+            .args(args)
+            .output()
+            .expect("scripts/postgres.sh");
+        assert!(
+            out.status.success(),
+            "postgres.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn start() -> OwnPostgres {
+        let dir = std::path::PathBuf::from(format!(
+            "/tmp/leanrt-pg-test-{}-{}",
+            std::process::id(),
+            rand_token()
+        ));
+        let url = OwnPostgres::script(&["start", dir.to_str().expect("path")]);
+        OwnPostgres { dir, url }
+    }
+
+    fn run(&self, command: &str) {
+        OwnPostgres::script(&[command, self.dir.to_str().expect("path")]);
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/postgres.sh"
+        ))
+        .args(["stop", self.dir.to_str().unwrap_or("")])
+        .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn rand_token() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_crashing_gives_storage_codes_then_recovers_with_nothing_acked_lost() {
+    let Some(_) = pg_base() else { return };
+    let pg = OwnPostgres::start();
+    let node = start(on(&format!("{}/crash", pg.url))).await;
+    let mut a = Client::open(node.local_addr(), "pgc-alice").await;
+    let cid = a.start(&["pgc-bob"]).await;
+    let mut acked = Vec::new();
+    for n in 0..20 {
+        acked.push(a.say(&cid, &format!("m{n}")).await["uid"].clone());
+    }
+    pg.run("crash");
+    let failed = tokio::time::timeout(
+        Duration::from_secs(20),
+        a.request(json!({"cmd":"direct","cid":cid,"msg":"lost","r":false,"transient":false})),
+    )
+    .await
+    .expect("an answer, not a hang");
+    assert_eq!(
+        (&failed["cmd"], &failed["code"]),
+        (&json!("ack"), &json!(4301)),
+        "{failed}"
+    );
+    pg.run("resume");
+    // Sending resumes by itself once PostgreSQL has recovered.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let r = a
+            .request(json!({"cmd":"direct","cid":cid,"msg":"after","r":false,"transient":false}))
+            .await;
+        if r.get("code").is_none() {
+            break r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sending never resumed: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    acked.push(after["uid"].clone());
+    let logged: Vec<Value> = all_logs(&mut a, &cid)
+        .await
+        .iter()
+        .map(|m| m["msgId"].clone())
+        .collect();
+    assert_eq!(logged, acked, "every acked message, and only those");
+    a.close().await;
+    node.shutdown().await.expect("shutdown");
+}
