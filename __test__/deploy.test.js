@@ -1,10 +1,12 @@
 'use strict'
-// docs/deploy.md's several-nodes commands, run as written: the `export` lines name the
-// variables (given this run's PostgreSQL, Redis and load balancer), and the two
-// `leanrt-server` lines start the nodes (on free ports instead of 8081 and 8082). A TCP
-// load balancer in front sends WebSocket connections to the nodes in turn, so that the
-// original 2.4.0 SDK's two clients land on different nodes, and they chat. Runs with
-// LEANRT_TEST_PG and LEANRT_TEST_REDIS (npm test's PostgreSQL pass).
+// docs/deploy.md's commands, run as written, with this run's own values put in: free
+// ports for `0.0.0.0:PORT`, a temporary file for /var/lib/leanrt/leanrt.db, a new
+// database for postgres://leanrt@db.internal:5432/leanrt, and for the cluster the
+// `export` lines' variables (PostgreSQL, Redis, the load balancer). One node on a file
+// gets a message from the original 2.4.0 SDK; `migrate` moves it to PostgreSQL; a node
+// there gives it back; then two nodes behind a TCP load balancer (WebSocket
+// connections to the nodes in turn) carry a message from a 2.4.0 client on one to a
+// 2.4.0 client on the other. Runs with LEANRT_TEST_PG and LEANRT_TEST_REDIS.
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
@@ -27,15 +29,24 @@ after(async () => {
   for (const lb of balancers) lb.close()
 })
 
-/** The commands between the deploy-test markers of docs/deploy.md. */
-function documented () {
+const DOC_FILE = '/var/lib/leanrt/leanrt.db'
+const DOC_DB = 'postgres://leanrt@db.internal:5432/leanrt'
+
+/** The lines of docs/deploy.md's deploy-test block `name`. */
+function documented (name) {
   const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'deploy.md'), 'utf8')
-  const block = /<!-- deploy-test[^>]*-->\s*```sh\n([\s\S]*?)```\s*<!-- \/deploy-test -->/.exec(doc)
-  assert.ok(block, 'docs/deploy.md has its deploy-test block')
-  const lines = block[1].trim().split('\n')
-  const exports = lines.filter((l) => l.startsWith('export ')).map((l) => /^export (\w+)=/.exec(l)[1])
-  const nodes = lines.filter((l) => l.startsWith('leanrt-server ')).map((l) => l.split(/\s+/).slice(1))
-  return { exports, nodes }
+  const block = new RegExp(`<!-- deploy-test ${name} -->\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\`\\s*<!-- /deploy-test -->`).exec(doc)
+  assert.ok(block, `docs/deploy.md has its deploy-test ${name} block`)
+  return block[1].trim().split('\n')
+}
+
+/** The arguments of a documented `leanrt-server` line, with this run's values. */
+function localized (line, values) {
+  assert.match(line, /^leanrt-server /)
+  return line.split(/\s+/).slice(1).map((arg) => {
+    if (/^0\.0\.0\.0:\d+$/.test(arg)) return '127.0.0.1:0'
+    return values[arg] ?? arg
+  })
 }
 
 /** Starts one node; resolves with its port. */
@@ -87,8 +98,46 @@ const opened = (rt, options) => new Promise((resolve) => {
   const client = rt(options, () => resolve(client))
 })
 
+const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'leanrt-deploy-'))
+after(() => fs.rmSync(tmp, { recursive: true, force: true }))
+const values = {
+  [DOC_FILE]: path.join(tmp, 'leanrt.db'),
+  [DOC_DB]: `${(PG || '').replace(/\/+$/, '')}/deploy_${process.pid}_single`,
+}
+
+test('docs/deploy.md: one node on a file, migrated to PostgreSQL, served from there', { skip, timeout: 60000 }, async () => {
+  const [single] = documented('one-node')
+  const port = await startNode(localized(single, values), {})
+  const rt = originalFactory(`http://127.0.0.1:${port}`)
+  const alice = await opened(rt, { appId: 'my-app', clientId: 'deploy1-alice' })
+  const room = await new Promise((resolve) => alice.room({ members: ['deploy1-bob'] }, resolve))
+  await new Promise((resolve) => room.send('kept across the move', resolve))
+  await closeAll()
+  // The file is migrated with its server stopped.
+  const first = children.pop()
+  await new Promise((resolve) => {
+    first.once('exit', resolve)
+    first.kill('SIGTERM')
+  })
+
+  const [migrate] = documented('migrate')
+  const out = require('node:child_process').execFileSync(binaryPath(), localized(migrate, values), { encoding: 'utf8' })
+  assert.match(out, /^migrated 1 conversations, 1 messages and 2 member cursors;/)
+
+  const [onPostgres] = documented('postgres-node')
+  const pgPort = await startNode(localized(onPostgres, values), {})
+  const bob = await new Promise((resolve) => {
+    const client = originalFactory(`http://127.0.0.1:${pgPort}`)({ appId: 'my-app', clientId: 'deploy1-bob' })
+    client.on('message', (m) => resolve(m))
+  })
+  assert.equal(bob.msg, 'kept across the move')
+  await closeAll()
+})
+
 test('docs/deploy.md: two nodes on one PostgreSQL and one Redis behind a load balancer', { skip, timeout: 60000 }, async () => {
-  const { exports, nodes } = documented()
+  const lines = documented('cluster')
+  const exports = lines.filter((l) => l.startsWith('export ')).map((l) => /^export (\w+)=/.exec(l)[1])
+  const nodes = lines.filter((l) => l.startsWith('leanrt-server '))
   assert.deepEqual(exports, ['LEANRT_DB', 'LEANRT_REDIS', 'LEANRT_APP', 'LEANRT_PUBLIC_URL'])
   assert.equal(nodes.length, 2)
   // The balancer's port must be known before the nodes start (their router hands it
@@ -104,13 +153,7 @@ test('docs/deploy.md: two nodes on one PostgreSQL and one Redis behind a load ba
     LEANRT_PUBLIC_URL: `ws://127.0.0.1:${lbPort}/`,
   }
   const ports = []
-  for (const args of nodes) {
-    const listen = args.indexOf('--listen')
-    assert.ok(listen >= 0 && /^0\.0\.0\.0:\d+$/.test(args[listen + 1]), `a --listen address: ${args}`)
-    const local = args.slice()
-    local[listen + 1] = '127.0.0.1:0'
-    ports.push(await startNode(local, env))
-  }
+  for (const line of nodes) ports.push(await startNode(localized(line, values), env))
   const lb = await balancer(lbPort, ports)
 
   const rt = originalFactory(`http://127.0.0.1:${lbPort}`)
