@@ -406,7 +406,16 @@ async fn migrate_copies_an_sqlite_deployment_with_history_and_cursors_once() {
     // Frames of one connection are handled in order: the acks are queued.
     b.request(json!({"cmd":"conv","op":"query","where":{"objectId":cid}}))
         .await;
-    let before = all_logs(&mut a, &cid).await;
+    // Acks are committed a moment later: read the history once they are.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let before = loop {
+        let logs = all_logs(&mut a, &cid).await;
+        if logs.iter().filter(|m| m.get("ackAt").is_some()).count() == 11 {
+            break logs;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "acks not committed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     a.close().await;
     b.close().await;
     sqlite.shutdown().await.expect("shutdown");
