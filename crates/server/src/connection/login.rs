@@ -98,13 +98,9 @@ impl Delivery {
             })
             .collect();
         self.login = (!queue.is_empty() && cap > 0).then(|| {
-            Box::new(Login {
-                queue,
-                held: VecDeque::new(),
-                reading: false,
-                cap,
-                hold_max: hold_max.max(1),
-            })
+            let mut login = Login::new(cap, hold_max.max(1));
+            login.queue = queue;
+            login
         });
     }
 
@@ -135,16 +131,19 @@ impl Delivery {
             if p.upto <= floor || pushing {
                 continue;
             }
-            let login = self.login.get_or_insert_with(|| Login::new(cap, hold_max));
-            login.queue.push_back(Owed {
-                pending: Pending {
-                    after: floor.max(p.after),
-                    ..p
-                },
-                pushed: 0,
-                repair: true,
-            });
+            let after = floor.max(p.after);
+            self.queue_repair((cap, hold_max), Pending { after, ..p });
         }
+    }
+
+    /// Queues a push of `pending` as live messages, starting one if none runs.
+    fn queue_repair(&mut self, (cap, hold_max): (usize, usize), pending: Pending) {
+        let login = self.login.get_or_insert_with(|| Login::new(cap, hold_max));
+        login.queue.push_back(Owed {
+            pending,
+            pushed: 0,
+            repair: true,
+        });
     }
 
     /// Forgets everything (the session closed).
@@ -173,24 +172,23 @@ impl Delivery {
         if floor.is_some_and(|f| seq <= f) {
             return None;
         }
+        // Repairing, a gap opens a push of its own unless one for this conversation
+        // runs already (only then is the queue looked through).
         let gap = floor.filter(|f| seq > f + 1 && !push.room);
-        let owing = self
-            .login
-            .as_ref()
-            .is_some_and(|l| l.queue.iter().any(|o| &*o.pending.cid == cid));
-        if let (Some((cap, hold_max)), Some(floor), false) = (self.repair, gap, owing) {
-            let cid: Arc<str> = Arc::from(cid);
-            let login = self.login.get_or_insert_with(|| Login::new(cap, hold_max));
-            login.queue.push_back(Owed {
-                pending: Pending {
-                    cid,
+        if let (Some(repair), Some(floor)) = (self.repair, gap) {
+            let owing = self
+                .login
+                .as_ref()
+                .is_some_and(|l| l.queue.iter().any(|o| &*o.pending.cid == cid));
+            if !owing {
+                let pending = Pending {
+                    cid: Arc::from(cid),
                     after: floor,
                     upto: seq - 1,
                     acked: Vec::new(),
-                },
-                pushed: 0,
-                repair: true,
-            });
+                };
+                self.queue_repair(repair, pending);
+            }
         }
         let Some(login) = self.login.as_mut() else {
             self.passed(&push);
