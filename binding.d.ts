@@ -17,11 +17,21 @@ export declare class Connection {
   openSession(frame: string): boolean
   /**
    * Sends a frame now, or after the next `session opened` when offline.
-   * `false` once the connection is closed.
+   * 0: queued; 1: the connection is closed; 2: too many sends wait already
+   * (`SEND_QUEUE`), so this one was not sent.
    */
-  send(frame: string): boolean
+  send(frame: string): number
   /** Drops the current socket and connects again at once. */
   reconnect(): boolean
+  /**
+   * Closes the current socket as a lost one: `close`, `reuse`, then the
+   * reconnect after the backoff, as 2.4.0's `cache.ws.close()`.
+   */
+  dropSocket(): boolean
+  /** Every frame before the `acks` marker `upto` was dispatched: ack them. */
+  ack(upto: number): boolean
+  /** Stops (`true`) or resumes (`false`) reading the socket. */
+  pause(paused: boolean): boolean
   /** Sends `frame` (the `session close`) if a session is open, then closes for good. */
   close(frame?: string | undefined | null): boolean
   /** Foreign transport: JS socket `socket` opened. */

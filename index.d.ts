@@ -468,8 +468,12 @@ declare namespace realtime {
       server?: string
       router?: string
     }
-    /** The native connection. */
-    ws: unknown
+    /**
+     * The socket: the injected WebSocket class's current instance, or on the native
+     * transport a {@link NativeSocket}; `close()` on either forces a reconnect. With an
+     * injected class it is `undefined` until its first instance exists.
+     */
+    ws: NativeSocket | WebSocketLike | undefined
     ec: EventCenter
     conv: Record<string, RoomObject>
     /** Set by the first `session opened`; `close()` leaves it set. */
@@ -552,6 +556,28 @@ declare namespace realtime {
     encodeHTML<T>(value: T): T
   }
 
+  /** `rt.cache.ws` on the native transport. */
+  interface NativeSocket {
+    /** 0 connecting, 1 open, 2 closing, 3 closed, following the engine's socket. */
+    readonly readyState: 0 | 1 | 2 | 3
+    /** Sends a raw text frame (held while offline). */
+    send(text: string): void
+    /** Closes the socket; the client recovers as after a lost one (`close`, `reuse`, `open`). */
+    close(): void
+    addEventListener(name: 'open' | 'close' | 'message', listener: (event: SocketEvent) => void): void
+    removeEventListener(name: 'open' | 'close' | 'message', listener: (event: SocketEvent) => void): void
+    on(name: 'open' | 'close' | 'message', listener: (event: SocketEvent) => void): this
+    off(name: 'open' | 'close' | 'message', listener: (event: SocketEvent) => void): this
+  }
+
+  /** What `NativeSocket` listeners receive: `data` (a frame's JSON text) for `message`, `code`/`reason` for `close`. */
+  interface SocketEvent {
+    type: 'open' | 'close' | 'message'
+    data?: string
+    code?: number
+    reason?: string
+  }
+
   interface Engine {
     /** Decodes a received `msg` (§7.2). */
     getMediaMsg(cache: { options: { encodeHTML?: boolean } }, msg: unknown): MessageBody | undefined
@@ -559,6 +585,12 @@ declare namespace realtime {
     setMediaMsg(cache: unknown, type: string, data: MediaData): string | undefined
     /** The next serial id of a RealtimeObject's cache. */
     getSerialId(cache: { serialId: number }): number
+    /** Sends a frame as the RealtimeObject (`peerId` added); patching it sees every frame, `session open` included. */
+    wsSend(cache: Cache, data: Record<string, unknown>): void
+    /** Emits a frame under its `cmd[-op]` name; `data` is the frame's JSON text (or, from leanrt itself, the parsed frame). */
+    wsMessage(cache: Cache, event: { data: string | Record<string, unknown> }): void
+    /** leanrt: stops (`true`) or resumes (`false`) reading the socket. */
+    pause(cache: Cache, paused: boolean): void
     [name: string]: unknown
   }
 }

@@ -1,5 +1,5 @@
 'use strict'
-// index.d.ts gives real types: a typical 2.4.0 program compiles under `tsc --strict`.
+// index.d.ts and promises.d.ts give real types: typical programs compile under `tsc --strict`.
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawnSync } = require('node:child_process')
@@ -7,20 +7,29 @@ const path = require('node:path')
 
 const ROOT = path.join(__dirname, '..')
 
-test('types-sample.ts compiles with tsc --noEmit --strict', { timeout: 60000 }, () => {
+/** Runs tsc with `args` (paths relative to the package root) and asserts that it passes. */
+function compiles(...args) {
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc')
-  const r = spawnSync(tsc, ['--noEmit', '--strict', path.join('__test__', 'types-sample.ts')], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  })
+  const r = spawnSync(tsc, ['--noEmit', '--strict', ...args], { cwd: ROOT, encoding: 'utf8' })
   assert.equal(r.status, 0, r.stdout + r.stderr)
+}
+
+const NODENEXT = ['--module', 'nodenext', '--moduleResolution', 'nodenext']
+
+test('types-sample.ts compiles with tsc --noEmit --strict', { timeout: 60000 }, () => {
+  compiles(path.join('__test__', 'types-sample.ts'))
 })
 
 test('the ESM entry types compile: named and default import (tsc --module nodenext)', { timeout: 60000 }, () => {
-  const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc')
-  const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', path.join('__test__', 'types-esm.mts')]
-  const r = spawnSync(tsc, args, { cwd: ROOT, encoding: 'utf8' })
-  assert.equal(r.status, 0, r.stdout + r.stderr)
+  compiles(...NODENEXT, path.join('__test__', 'types-esm.mts'))
+})
+
+test('leanrt/promises types: types-promises.ts compiles with tsc --noEmit --strict', { timeout: 60000 }, () => {
+  compiles('--target', 'es2022', '--module', 'commonjs', path.join('__test__', 'types-promises.ts'))
+})
+
+test('leanrt/promises types of the ESM entry compile (tsc --module nodenext)', { timeout: 60000 }, () => {
+  compiles(...NODENEXT, path.join('__test__', 'types-promises-esm.mts'))
 })
 
 test('import { realtime } and the default import give the one CommonJS export', { timeout: 20000 }, () => {

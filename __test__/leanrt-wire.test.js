@@ -22,7 +22,7 @@ before(async () => {
   srv = await startServer({ app: APP })
 })
 after(() => {
-  realtime.config({ WebSocket: undefined, heartbeatsTime: 60000 })
+  realtime.config({ WebSocket: null, heartbeatsTime: 60000 })
   return stopAll()
 })
 
@@ -56,7 +56,7 @@ async function refusedLogin() {
   const rt = realtime({ appId: APP, clientId: 'x'.repeat(65), router: srv.routerUrl })
   const seen = record(rt, ['open', 'session-closed', 'reuse', 'close'])
   await until(() => seen.some(([name]) => name === 'close'), 'close')
-  rt.cache.ws.close() // never opened, so rt.close() throws as in 2.4.0
+  rt.destroy() // never opened, so rt.close() throws as in 2.4.0
   return seen.map(([name, data]) => [name, name === 'session-closed' || name === 'close' ? data.code : null])
 }
 
@@ -71,7 +71,7 @@ test('a session ended by the server reports the server close code, on both trans
   try {
     assert.deepEqual(await refusedLogin(), expected, 'injected ws')
   } finally {
-    realtime.config({ WebSocket: undefined })
+    realtime.config({ WebSocket: null })
   }
 })
 
@@ -102,7 +102,7 @@ test('the heartbeat {} is sent on every socket, and close() sends session close 
     assert.deepEqual({ cmd: last.cmd, op: last.op, peerId: last.peerId }, { cmd: 'session', op: 'close', peerId: clientId })
     assert.equal(typeof last.i, 'number')
   } finally {
-    realtime.config({ WebSocket: undefined, heartbeatsTime: 60000 })
+    realtime.config({ WebSocket: null, heartbeatsTime: 60000 })
   }
 })
 

@@ -109,6 +109,12 @@ const decoded = realtime._engine.getMediaMsg({ options: { encodeHTML: true } }, 
 const encoded: string | undefined = realtime._engine.setMediaMsg(rt.cache, 'file', { metaData: { name: 'f', size: 1 } })
 const peerId: string | undefined = rt.cache.options.peerId
 const opened: boolean = rt.cache.openFlag
+// The socket health check and forced reconnect of 2.4.0 programs; leanrt's pause.
+const socket = rt.cache.ws
+if (socket && socket.readyState !== 1) socket.close()
+realtime._engine.wsMessage(rt.cache, { data: '{"cmd":"custom","op":"ping"}' })
+realtime._engine.wsSend(rt.cache, { cmd: 'session', op: 'query', sessionPeerIds: ['bob'] })
+realtime._engine.pause(rt.cache, true)
 rt.close()
 rt.destroy().close
 void [version, same, html, nested, merged, isJson, now, serial, decoded, encoded, peerId, opened, quick]

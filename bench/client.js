@@ -87,28 +87,53 @@ async function outbound() {
   done({ msgs: N, acks_per_sec: (N / us) * 1e6, cpu_us_per_msg: cpuMicros(process.cpuUsage(cpu0)) / N })
 }
 
-/** RSS per idle connected client, N clients in this process. */
-async function rss() {
-  const settle = async () => {
-    for (let k = 0; k < 3; k++) {
-      global.gc()
-      await new Promise((r) => setTimeout(r, 200))
-    }
-    return process.memoryUsage().rss
+/** RSS after three collections, each followed by a pause. */
+async function settledRss() {
+  for (let k = 0; k < 3; k++) {
+    global.gc()
+    await new Promise((r) => setTimeout(r, 200))
   }
-  // Load the SDK and open one client first, so module and runtime costs are not counted.
-  const keep = [await open(`rss-${tag}-warm`)]
-  // Opening many clients makes V8 grow its young generation once (to 16-32 MB here),
-  // whatever the SDK: grown first, that one-off cost is not spread over the clients.
-  await growYoungGeneration()
-  const before = await settle()
-  for (let k = 0; k < N; k += 50) {
+  return process.memoryUsage().rss
+}
+
+/** Opens clients `from`…`to`-1, 50 at a time, into `keep`. */
+async function openIdle(keep, from, to) {
+  for (let k = from; k < to; k += 50) {
     const batch = []
-    for (let j = k; j < Math.min(N, k + 50); j++) batch.push(open(`rss-${tag}-${j}`))
+    for (let j = k; j < Math.min(to, k + 50); j++) batch.push(open(`rss-${tag}-${j}`))
     keep.push(...(await Promise.all(batch)))
   }
-  const after = await settle()
+}
+
+/**
+ * Loads the SDK and opens one client first, so module and runtime costs are not
+ * counted. Opening many clients makes V8 grow its young generation once (to 16-32 MB
+ * here), whatever the SDK: grown first, that one-off cost is not spread over the clients.
+ */
+async function warmUp() {
+  const keep = [await open(`rss-${tag}-warm`)]
+  await growYoungGeneration()
+  return keep
+}
+
+/** RSS per idle connected client, N clients in this process. */
+async function rss() {
+  const keep = await warmUp()
+  const before = await settledRss()
+  await openIdle(keep, 0, N)
+  const after = await settledRss()
   done({ clients: N, bytes_per_client: (after - before) / N, held: keep.length })
+}
+
+/** Marginal RSS per idle client: the slope between N/5 and N clients in this process. */
+async function rssSlope() {
+  const keep = await warmUp()
+  const low = N / 5
+  await openIdle(keep, 0, low)
+  const atLow = await settledRss()
+  await openIdle(keep, low, N)
+  const atN = await settledRss()
+  done({ from: low, to: N, bytes_per_client: (atN - atLow) / (N - low), held: keep.length })
 }
 
 /** Keeps objects alive across scavenges until V8 has grown its young generation. */
@@ -121,7 +146,45 @@ async function growYoungGeneration() {
   survivors = null
 }
 
-const measures = { inbound, rtt, outbound, rss }
+/**
+ * CPU per live inbound message: N clients in this process, each in a conversation of
+ * its own, each receiving LIVE_RATE messages a second from a sender in another process,
+ * evenly spaced, so that nearly every message arrives alone (no batching).
+ */
+async function live() {
+  const RATE = 10
+  const SECONDS = Number(process.env.LIVE_SECONDS) || 10
+  const WARM = 1000
+  const senderId = `live-sender-${tag}`
+  const clients = []
+  for (let k = 0; k < N; k += 50) {
+    const batch = []
+    for (let j = k; j < Math.min(N, k + 50); j++) batch.push(open(`live-${tag}-${j}`))
+    clients.push(...(await Promise.all(batch)))
+  }
+  const rooms = await Promise.all(clients.map((rt) => new Promise((resolve) => rt.room({ members: [senderId] }, resolve))))
+  let got = 0
+  let measuring = false
+  let counted = 0
+  for (const rt of clients) {
+    rt.on('message', () => {
+      got++
+      if (measuring) counted++
+    })
+  }
+  const { spawn } = require('node:child_process')
+  const sender = spawn(process.execPath, [require('node:path').join(__dirname, 'live-sender.js'), router, senderId, rooms.map((r) => r.id).join(','), String(RATE), String(SECONDS + 2)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve) => setTimeout(resolve, WARM))
+  measuring = true
+  const cpu0 = process.cpuUsage()
+  await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000))
+  const cpu = cpuMicros(process.cpuUsage(cpu0))
+  measuring = false
+  await new Promise((resolve) => sender.on('exit', resolve))
+  done({ clients: N, msgs: counted, got, cpu_us_per_msg: cpu / counted })
+}
+
+const measures = { inbound, rtt, outbound, rss, 'rss-slope': rssSlope, live }
 if (!measures[measure]) {
   console.error(`unknown measure ${measure}`)
   process.exit(2)

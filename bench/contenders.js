@@ -38,7 +38,27 @@ function routeVia(router) {
  * Returns `connect(options, cb)`: `realtime(options, cb)` of the named contender,
  * aimed at `router` (an http base URL of leanrt-server).
  */
+/**
+ * `ws8`: no SDK, a plain `ws` 8 socket logged in with one `session open` frame: the
+ * floor an SDK on `ws` cannot go below (used for memory only).
+ */
+function plainWs(router) {
+  const WebSocket = require('ws')
+  const getServer = routeVia(router)
+  return (options, cb) => {
+    const cache = { ec: { emit() {} } }
+    getServer(cache, { appId: options.appId }, (route) => {
+      const ws = new WebSocket(route.server)
+      ws.on('open', () => ws.send(JSON.stringify({ cmd: 'session', op: 'open', appId: options.appId, peerId: options.clientId, i: 1 })))
+      ws.on('message', (data) => {
+        if (JSON.parse(data).op === 'opened' && cb) cb(ws)
+      })
+    })
+  }
+}
+
 function load(name, router) {
+  if (name === 'ws8') return plainWs(router)
   if (name === 'leanrt') {
     const realtime = require('..')
     return (options, cb) => realtime({ ...options, router }, cb)

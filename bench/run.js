@@ -22,8 +22,8 @@ const protocolsOnly = argv.includes('--protocols')
 const repsAt = argv.indexOf('--reps')
 const REPS = repsAt >= 0 ? Number(argv[repsAt + 1]) : smoke ? 1 : 3
 const SIZE = smoke
-  ? { inbound: 400, rtt: 50, outbound: 300, rss: 20, fanMembers: 10, fanCount: 100, fanRate: 100, ingestSenders: 5, ingestCount: 500, prefill: 2000, idle: 100, push: 2000, scanConvs: 500, scanRate: 20, scanSeconds: 1 }
-  : { inbound: 200000, rtt: 5000, outbound: 20000, rss: 1000, fanMembers: 100, fanCount: 20000, fanRate: 500, ingestSenders: 50, ingestCount: 100000, prefill: 1000000, idle: 10000, push: 200000, scanConvs: 100000, scanRate: 200, scanSeconds: 10 }
+  ? { inbound: 400, rtt: 50, outbound: 300, rss: 20, rssSlope: 100, live: 5, liveSeconds: 1, fanMembers: 10, fanCount: 100, fanRate: 100, ingestSenders: 5, ingestCount: 500, prefill: 2000, idle: 100, push: 2000, scanConvs: 500, scanRate: 20, scanSeconds: 1 }
+  : { inbound: 200000, rtt: 5000, outbound: 20000, rss: 1000, rssSlope: 5000, live: 100, liveSeconds: 10, fanMembers: 100, fanCount: 20000, fanRate: 500, ingestSenders: 50, ingestCount: 100000, prefill: 1000000, idle: 10000, push: 200000, scanConvs: 100000, scanRate: 200, scanSeconds: 10 }
 const root = path.join(__dirname, '..')
 const profile = smoke ? 'debug' : 'release'
 const bin = (name) => path.join(root, 'target', profile, name)
@@ -38,8 +38,8 @@ function startServer(base) {
 
 function client(measure, contender, server, n, clientId = '') {
   const args = [path.join(__dirname, 'client.js'), measure, contender, server.router, String(n), clientId]
-  if (measure === 'rss') args.unshift('--expose-gc')
-  return spawnRaised(process.execPath, args)
+  if (measure.startsWith('rss')) args.unshift('--expose-gc')
+  return spawnRaised(process.execPath, args, { env: { ...process.env, LIVE_SECONDS: String(SIZE.liveSeconds) } })
 }
 
 function loadgen(server, scenario, flags, dialect = 'v2') {
@@ -129,15 +129,25 @@ async function clientMeasures(contender, server) {
   const rtt = await resultOf(client('rtt', contender, server, SIZE.rtt), `${contender} rtt`)
   const outbound = await resultOf(client('outbound', contender, server, SIZE.outbound), `${contender} outbound`)
   const rss = await resultOf(client('rss', contender, server, SIZE.rss), `${contender} rss`)
+  const slope = await resultOf(client('rss-slope', contender, server, SIZE.rssSlope), `${contender} rss-slope`)
+  const live = await resultOf(client('live', contender, server, SIZE.live), `${contender} live`)
   return {
     'Inbound messages/s': inbound.msgs_per_sec,
     'CPU µs per inbound message': inbound.cpu_us_per_msg,
     'RSS KB per idle client': rss.bytes_per_client / 1024,
+    [`RSS KB per further idle client (${SIZE.rssSlope / 5}→${SIZE.rssSlope})`]: slope.bytes_per_client / 1024,
+    [`CPU µs per live inbound message (${SIZE.live} clients × 10/s)`]: live.cpu_us_per_msg,
     'Send→ack p50 µs': rtt.p50_us,
     'Send→ack p99 µs': rtt.p99_us,
     'Outbound acks/s (1000 in flight)': outbound.acks_per_sec,
     'CPU µs per outbound message': outbound.cpu_us_per_msg,
   }
+}
+
+/** The memory floor of an SDK on `ws`: bare `ws` 8 sockets, one session open each. */
+async function plainWsFloor(server) {
+  const floor = await resultOf(client('rss-slope', 'ws8', server, SIZE.rssSlope), 'plain ws 8 rss-slope')
+  return { [PLAIN_WS]: floor.bytes_per_client / 1024 }
 }
 
 /** Runs `body` against a server of its own, stopped afterwards. */
@@ -208,11 +218,14 @@ function table(client, server) {
     lines.push(`| ${measure} | ${fmt(a)} | ${fmt(b)} | ${fmt(c)} | ${(a / b).toFixed(2)}× | ${(a / c).toFixed(2)}× |`)
   }
   lines.push('', '| Server measure | leanrt-server |', '|---|---|')
-  for (const [measure, by] of Object.entries(server)) lines.push(`| ${measure} | ${fmt(by.server)} |`)
+  for (const [measure, by] of Object.entries(server)) lines.push(`| ${measure} | ${fmt(by.server ?? by.ws8)} |`)
   return lines.join('\n')
 }
 
 /** The value of the first measure whose name starts with `prefix`, for `who`. */
+/** The server-table row with the floor an SDK on `ws` cannot go below. */
+const PLAIN_WS = 'Plain ws 8 without an SDK (one session open each): RSS KB per further idle client'
+
 function pick(measures, prefix, who) {
   const name = Object.keys(measures).find((m) => m.startsWith(prefix))
   return name === undefined ? NaN : measures[name][who]
@@ -246,6 +259,22 @@ function targets(client, server) {
     ['Outbound acks/s ≥3× 2.4.0', () => {
       const a = ratio('Outbound acks/s', 'orig')
       return [x(a), a >= 3]
+    }],
+    ['Issue 14: RSS per further idle client ≤8 KB and below plain ws 8', () => {
+      const [kb, floor] = [pick(client, 'RSS KB per further idle client', 'leanrt'), pick(server, PLAIN_WS, 'ws8')]
+      return [`${kb.toFixed(1)} KB (plain ws 8: ${floor.toFixed(1)} KB)`, kb <= 8 && kb < floor]
+    }],
+    ['Issue 14: CPU per live inbound message ≤0.5× 2.4.0', () => {
+      const a = ratio('CPU µs per live inbound', 'orig')
+      return [x(a), a <= 0.5]
+    }],
+    ['Issue 14: send→ack p50 ≤1.0× 2.4.0 and ≤1.2× 2.4.0+ws8', () => {
+      const [a, b] = [ratio('Send→ack p50', 'orig'), ratio('Send→ack p50', 'orig-ws8')]
+      return [`${x(a)}, ${x(b)}`, a <= 1.0 && b <= 1.2]
+    }],
+    ['Issue 14: inbound messages/s ≥5× 2.4.0 (acks after dispatch)', () => {
+      const a = ratio('Inbound messages/s', 'orig')
+      return [x(a), a >= 5]
     }],
     ['Server fan-out ≥250k delivered/s (issue 10)', () => {
       const v = pick(server, 'Fan-out delivered/s', 'server')
@@ -293,6 +322,7 @@ async function main() {
   const clientSamples = {}
   const serverSamples = {}
   const protocolSamplesByMeasure = {}
+  const floorSamples = {}
   try {
     for (let rep = 0; rep < REPS; rep++) {
       // Rotate the order so that no contender always runs first.
@@ -301,6 +331,7 @@ async function main() {
         console.error(`rep ${rep + 1}/${REPS}: ${who}`)
         collect(clientSamples, who, await clientMeasures(who, server))
       }
+      collect(floorSamples, 'ws8', await plainWsFloor(server))
       console.error(`rep ${rep + 1}/${REPS}: server`)
       collect(serverSamples, 'server', await serverMeasures(server))
       await protocolSamples(protocolSamplesByMeasure, rep)
@@ -309,7 +340,7 @@ async function main() {
     server.stop()
   }
   const client = medians(clientSamples)
-  const srv = medians(serverSamples)
+  const srv = Object.assign(medians(serverSamples), medians(floorSamples))
   const protocols = medians(protocolSamplesByMeasure)
   const text = `${table(client, srv)}\n\n${protocolTable(protocols)}`
   const seconds = Math.round((Date.now() - started) / 1000)
@@ -342,7 +373,7 @@ below 1 is better for CPU, memory and latency.
 
 ${text}
 
-## Targets (issues 5 and 10)
+## Targets (issues 5, 10 and 14)
 
 ${verdicts}
 
@@ -362,6 +393,13 @@ ${verdicts}
   (it grows once, to 16–32 MB, when many objects survive scavenges, whatever the SDK);
   without that step every contender's figure includes about 14 KB per client of that
   one-off growth.
+- **RSS per further idle client**: the slope between ${SIZE.rssSlope / 5} and ${SIZE.rssSlope} clients in one
+  process (after the same warm-up, RSS after \`gc()\` at each end); the plain \`ws\` 8 row
+  is the same with bare sockets that each sent one \`session open\`.
+- **Live inbound**: ${SIZE.live} clients in one process, each in a conversation of its own, each
+  sent 10 messages a second by a sender in another process, evenly spaced, so that
+  nearly every message arrives alone; \`process.cpuUsage()\` of the receiving process over
+  ${SIZE.liveSeconds} s, divided by the messages received meanwhile.
 - **Send→ack**: ${SIZE.rtt} sequential sends; **outbound**: ${SIZE.outbound} sends, 1000 in flight.
 - **Server measures**: the Rust load generator (\`bench/loadgen\`) over real sockets.
   Fan-out: 1 sender, window 64, ${SIZE.fanMembers} members online, each acking every message;

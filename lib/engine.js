@@ -6,31 +6,52 @@ const tool = require('./tool')
 const media = require('./media')
 const { config, native } = require('./config')
 const foreignSocket = require('./foreign-socket')
+const { NativeSocket } = require('./native-socket')
 
 const UA = 'js/2.4.0'
 
 const engine = {}
 
+/** The native connection of a RealtimeObject's cache (`cache.ws` is its socket). */
+const CONNECTION = Symbol('leanrt.connection')
 /** The native connections `close()` ended. */
 const userClosed = new WeakSet()
 /** The JS socket driver of each native connection on the injected transport. */
 const drivers = new WeakMap()
+/** `Connection.send`'s answer when too many sends wait already. */
+const SEND_QUEUE_FULL = 2
+/** How many sends may wait for the engine (the native `SEND_QUEUE`). */
+const SEND_QUEUE = 65536
 
 /** `close()`: sends `session close` (fix §9.4) and ends the connection for good. */
 engine.closeConnection = function (cache) {
-  userClosed.add(cache.ws)
-  cache.ws.close(engine.closeSession(cache))
-  const sockets = drivers.get(cache.ws)
-  if (sockets) sockets.stop(cache.ws)
+  const connection = cache[CONNECTION]
+  if (!connection) return
+  userClosed.add(connection)
+  connection.close(engine.closeSession(cache))
+  const sockets = drivers.get(connection)
+  if (sockets) sockets.stop(connection)
+}
+
+/**
+ * leanrt's addition: stops (`true`) or resumes (`false`) reading this client's socket,
+ * for consumers that cannot keep up (`leanrt/promises`' message iterator).
+ */
+engine.pause = function (cache, paused) {
+  const connection = cache[CONNECTION]
+  if (connection) connection.pause(Boolean(paused))
 }
 
 engine.getMediaMsg = media.getMediaMsg
 engine.setMediaMsg = media.setMediaMsg
 
-/** The next serial id: 2016 first, after 999999 comes 2015. */
+/** The next serial id: 2016 first, after 999999 comes 2015 (and a new round). */
 engine.getSerialId = function (cache) {
   cache.serialId++
-  if (cache.serialId > 999999) cache.serialId = 2015
+  if (cache.serialId > 999999) {
+    cache.serialId = 2015
+    cache.serialRound = (cache.serialRound || 0) + 1
+  }
   return cache.serialId
 }
 
@@ -39,10 +60,23 @@ function frameText(cache, data) {
   return JSON.stringify(data)
 }
 
-/** Sends a frame unless closed; the engine holds it while offline (fix §9.2). */
+/** Reports a frame the engine could not take, as an `error` event. */
+function unsent(cache, why, frame) {
+  const err = new Error('leanrt: ' + why + '; this frame was not sent')
+  err.frame = frame
+  cache.ec.emit('error', err)
+}
+
+/**
+ * Sends a frame unless closed; the engine holds it while offline (fix §9.2). The
+ * `session open` frame goes this way too, so a patched wsSend sees every frame.
+ */
 engine.wsSend = function (cache, data) {
-  if (cache.closeFlag || !cache.ws) return
-  cache.ws.send(frameText(cache, data))
+  const connection = cache[CONNECTION]
+  if (cache.closeFlag || !connection) return
+  const text = frameText(cache, data)
+  if (data.cmd === 'session' && data.op === 'open') connection.openSession(text)
+  else if (connection.send(text) === SEND_QUEUE_FULL) unsent(cache, `${SEND_QUEUE} sends wait already`, data)
 }
 
 /** Calls the app's auth function when set, then `send(cmd)` with n/t/s added. */
@@ -62,10 +96,10 @@ function signed(cache, params, denial, cmd, send) {
 
 engine.openSession = function (cache, options) {
   const cmd = { cmd: 'session', op: 'open', appId: cache.options.appId, ua: UA, i: options.serialId }
-  const ws = cache.ws
+  const connection = cache[CONNECTION]
   const params = cache.authFun && { clientId: cache.options.peerId }
   signed(cache, params, 'Session open denied by application: ', cmd, (c) => {
-    if (cache.ws === ws && !cache.closeFlag) ws.openSession(frameText(cache, c))
+    if (cache[CONNECTION] === connection) engine.wsSend(cache, c)
   })
 }
 
@@ -187,7 +221,8 @@ engine.convCount = function (cache, options) {
 engine.connect = function (cache) {
   // A connection that close() ended may not have stopped yet (close() then open() in one
   // tick): it would swallow the reconnect, so it is replaced instead.
-  if (cache.ws && !userClosed.has(cache.ws) && cache.ws.reconnect()) return
+  const current = cache[CONNECTION]
+  if (current && !userClosed.has(current) && current.reconnect()) return
   const o = cache.options
   const foreign = Boolean(config.WebSocket)
   const delay = Number(process.env.LEANRT_RECONNECT_DELAY_MS)
@@ -201,10 +236,16 @@ engine.connect = function (cache) {
     reconnectDelayMs: delay > 0 ? Math.min(delay, 2 ** 31) : undefined,
     foreign,
   }
-  const sockets = foreign ? foreignSocket.driver(config.WebSocket) : null
-  const ws = new native.Connection(options, (batch) => engine.dispatch(cache, ws, sockets, batch))
-  if (sockets) drivers.set(ws, sockets)
-  cache.ws = ws
+  // The injected class's instances become `cache.ws` as they are created; until the
+  // first one exists, `cache.ws` is undefined, as in 2.4.0 before its socket.
+  const onSocket = (socket) => {
+    if (cache[CONNECTION] === connection) cache.ws = socket
+  }
+  const sockets = foreign ? foreignSocket.driver(config.WebSocket, onSocket) : null
+  const connection = new native.Connection(options, (batch) => engine.dispatch(cache, connection, sockets, batch))
+  if (sockets) drivers.set(connection, sockets)
+  cache[CONNECTION] = connection
+  cache.ws = foreign ? undefined : new NativeSocket(connection)
 }
 
 /** Items of a connection left when a listener threw, handled once its error surfaced. */
@@ -230,12 +271,22 @@ engine.dispatch = function (cache, ws, sockets, batch) {
  * Handles items in order. When a listener throws, its error surfaces as an uncaught exception
  * before the next item is handled, as it would with one frame per read. (2.4.0 loses the
  * frames that came in the same read after a throw; leanrt handles them afterwards.)
+ * Messages are acked once dispatched: each read's frames are followed by an `acks`
+ * marker, and the last marker reached is answered with one native call, so the acks of
+ * everything the batch dispatched go out in one write.
  */
 engine.drain = function (cache, ws, sockets, items) {
+  let acked = 0
   for (let k = 0; k < items.length; k++) {
+    const item = items[k]
+    if (item.$ === 'acks') {
+      acked = item.upto
+      continue
+    }
     try {
-      engine.handle(cache, ws, sockets, items[k])
+      engine.handle(cache, ws, sockets, item)
     } catch (err) {
+      if (acked) ws.ack(acked)
       const rest = items.slice(k + 1)
       backlogs.set(ws, rest)
       process.nextTick(() => {
@@ -248,17 +299,23 @@ engine.drain = function (cache, ws, sockets, items) {
       return
     }
   }
+  if (acked) ws.ack(acked)
 }
 
 /** One item of a batch: a frame, a driver command or an engine event. */
 engine.handle = function (cache, ws, sockets, item) {
-  if (item.$ === undefined) engine.wsMessage(cache, item)
-  else if (sockets && item.$.startsWith('ws-')) sockets.handle(ws, item)
+  const socket = cache.ws instanceof NativeSocket && cache.ws._connection === ws ? cache.ws : null
+  if (item.$ === undefined) {
+    if (socket && socket._listening) socket.observe(item)
+    return engine.wsMessage(cache, { data: item })
+  }
+  if (socket) socket.observe(item)
+  if (sockets && item.$.startsWith('ws-')) sockets.handle(ws, item)
   // The socket close of a connection close() ended is still the user's `close` event,
   // even when open() has replaced it meanwhile (2.4.0 emits it for the old socket).
   // Nor is a connection close() ended an `error` any more (a handshake it cut short).
   else if (item.$ === 'error' && userClosed.has(ws)) return
-  else if (cache.ws === ws || (item.$ === 'close' && userClosed.has(ws))) engine.lifecycle(cache, item)
+  else if (cache[CONNECTION] === ws || (item.$ === 'close' && userClosed.has(ws))) engine.lifecycle(cache, item)
 }
 
 /** An engine event (anything but a frame). */
@@ -273,11 +330,8 @@ engine.lifecycle = function (cache, item) {
       return cache.ec.emit('reuse')
     case 'error':
       return cache.ec.emit('error', new Error(item.message))
-    case 'dropped': {
-      const err = new Error('leanrt: offline with too many sends held; this frame was not sent')
-      err.frame = JSON.parse(item.frame)
-      return cache.ec.emit('error', err)
-    }
+    case 'dropped':
+      return unsent(cache, 'offline with too many sends held', JSON.parse(item.frame))
   }
 }
 
@@ -286,8 +340,14 @@ engine.wsOpen = function (cache) {
   engine.openSession(cache, { serialId: engine.getSerialId(cache) })
 }
 
-/** Emits a frame under its `cmd[-op]` name. */
-engine.wsMessage = function (cache, data) {
+/**
+ * Emits a frame under its `cmd[-op]` name. As in 2.4.0 it takes a MessageEvent whose
+ * `data` is the frame's text; leanrt's own calls pass the frame already parsed as
+ * `data` (the native engine parses a whole batch at once).
+ */
+engine.wsMessage = function (cache, msg) {
+  const data = typeof msg.data === 'string' ? JSON.parse(msg.data) : msg.data
+  if (!data || !data.cmd) return
   const eventName = data.op ? data.cmd + '-' + data.op : data.cmd
   cache.ec.emit(eventName, data)
 }
@@ -329,7 +389,8 @@ engine.bindEvent = function (cache) {
   ec.on('conv-error', function (data) {
     ec.emit('error', data)
   })
-  // The engine has acked it already (acks of one read go out in one write).
+  // The engine acks it once this batch is dispatched (acks of one batch go out in one
+  // write); 2.4.0 acked each message just before emitting it.
   ec.on('direct', function (data) {
     data.msg = engine.getMediaMsg(cache, data.msg)
     ec.emit('message', data)

@@ -8,6 +8,9 @@
 // the socket, the server's connection and Node alive. An open socket is left to the
 // engine, which sends `session close` on it and then closes it.
 //
+// Each new socket is handed to `onSocket`, so that `rt.cache.ws` is the user's own
+// instance, as in 2.4.0; closing it makes the engine reconnect, as after a lost socket.
+//
 // A class that misbehaves gets `error` events, never an uncaught exception: a `send`
 // or `close` that throws is reported (a throwing `close` counts as closed), a socket
 // without `readyState` is sent to as 2.4.0 does, and one that never fires `close`
@@ -21,7 +24,7 @@ const CLOSE_GRACE_MS = 5000
 
 const messageOf = (err) => String((err && err.message) || err)
 
-function driver(WebSocket) {
+function driver(WebSocket, onSocket) {
   const sockets = new Map()
   let stopped = false
 
@@ -31,6 +34,7 @@ function driver(WebSocket) {
       const ws = new WebSocket(url)
       sockets.set(id, ws)
       listen(native, id, ws)
+      onSocket(ws)
     } catch (err) {
       sockets.delete(id)
       native.foreignError(id, messageOf(err))

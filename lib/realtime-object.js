@@ -50,7 +50,7 @@ function newRealtimeObject() {
       const cache = this.cache
       if (!cache.closeFlag) {
         cache.closeFlag = true
-        if (cache.ws) engine.closeConnection(cache)
+        engine.closeConnection(cache)
       }
       return this
     },

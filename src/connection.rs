@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use leanrt_client::foreign::{ForeignConnector, ForeignHub};
 use leanrt_client::router::{default_router, Endpoint};
-use leanrt_client::{Command, Config, Handle, NativeConnector};
+use leanrt_client::{Command, Config, Handle, NativeConnector, Refused};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -90,26 +90,51 @@ impl Connection {
     /// Sends the `session open` frame for the socket that just opened.
     #[napi]
     pub fn open_session(&self, frame: String) -> bool {
-        self.handle.command(Command::OpenSession(frame))
+        self.handle.command(Command::OpenSession(frame)).is_ok()
     }
 
     /// Sends a frame now, or after the next `session opened` when offline.
-    /// `false` once the connection is closed.
+    /// 0: queued; 1: the connection is closed; 2: too many sends wait already
+    /// (`SEND_QUEUE`), so this one was not sent.
     #[napi]
-    pub fn send(&self, frame: String) -> bool {
-        self.handle.command(Command::Send(frame))
+    pub fn send(&self, frame: String) -> u32 {
+        match self.handle.command(Command::Send(frame)) {
+            Ok(()) => 0,
+            Err(Refused::Stopped) => 1,
+            Err(Refused::Full) => 2,
+        }
     }
 
     /// Drops the current socket and connects again at once.
     #[napi]
     pub fn reconnect(&self) -> bool {
-        self.handle.command(Command::Reconnect)
+        self.handle.command(Command::Reconnect).is_ok()
+    }
+
+    /// Closes the current socket as a lost one: `close`, `reuse`, then the
+    /// reconnect after the backoff, as 2.4.0's `cache.ws.close()`.
+    #[napi]
+    pub fn drop_socket(&self) -> bool {
+        self.handle.command(Command::DropSocket).is_ok()
+    }
+
+    /// Every frame before the `acks` marker `upto` was dispatched: ack them.
+    #[napi]
+    pub fn ack(&self, upto: f64) -> bool {
+        // Marker numbers count acks of one connection: far below 2^53.
+        self.handle.command(Command::Ack(upto as u64)).is_ok()
+    }
+
+    /// Stops (`true`) or resumes (`false`) reading the socket.
+    #[napi]
+    pub fn pause(&self, paused: bool) -> bool {
+        self.handle.command(Command::Pause(paused)).is_ok()
     }
 
     /// Sends `frame` (the `session close`) if a session is open, then closes for good.
     #[napi]
     pub fn close(&self, frame: Option<String>) -> bool {
-        self.handle.command(Command::Close(frame))
+        self.handle.command(Command::Close(frame)).is_ok()
     }
 
     /// Foreign transport: JS socket `socket` opened.

@@ -171,13 +171,17 @@ pub fn run(data: &[u8]) {
             while let Some(event) = events.recv().await {
                 match &event {
                     Event::SocketOpen => {
-                        handle.command(Command::OpenSession(
+                        let _ = handle.command(Command::OpenSession(
                             r#"{"cmd":"session","op":"open","appId":"fuzz","peerId":"fuzzer","i":1}"#
                                 .to_owned(),
                         ));
                         for send in &script.sends {
-                            handle.command(Command::Send(send.clone()));
+                            let _ = handle.command(Command::Send(send.clone()));
                         }
+                    }
+                    // Everything before the marker counts as dispatched.
+                    Event::Acks(upto) => {
+                        let _ = handle.command(Command::Ack(*upto));
                     }
                     Event::Close { .. } => closed = true,
                     // The reconnect after the scripted socket fails: the run is over.
@@ -193,7 +197,7 @@ pub fn run(data: &[u8]) {
         .await;
         assert!(settle.is_ok(), "the engine did not settle: {seen:?}");
         assert!(closed, "the end of the socket was not reported: {seen:?}");
-        handle.command(Command::Close(None));
+        let _ = handle.command(Command::Close(None));
         drop(handle);
         match tokio::time::timeout(BOUND, task).await {
             Err(_) => panic!("the engine did not stop after Command::Close"),
@@ -217,21 +221,38 @@ pub fn run(data: &[u8]) {
             "delivered a frame that was not read (or out of order): {text:?}"
         );
     }
-    // Every non-transient `direct` that was delivered was acked first.
+    // Only messages delivered before an answered marker are acked: never one the
+    // embedder has not dispatched (whether the acks went out before the socket
+    // ended depends on timing).
+    let dispatched: Vec<serde_json::Value> = seen
+        .iter()
+        .scan(Vec::new(), |frames, e| {
+            Some(match e {
+                Event::Frame(t) => {
+                    frames.push(t.clone());
+                    Vec::new()
+                }
+                Event::Acks(_) => std::mem::take(frames),
+                _ => Vec::new(),
+            })
+        })
+        .flatten()
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .collect();
     let written = written.lock().map(|w| w.clone()).unwrap_or_default();
-    for text in delivered {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+    for text in &written {
+        let Ok(a) = serde_json::from_str::<serde_json::Value>(text) else {
             continue;
         };
-        if v.get("cmd").and_then(|c| c.as_str()) == Some("direct") && !truthy(v.get("transient")) {
-            let acked = written.iter().any(|w| {
-                serde_json::from_str::<serde_json::Value>(w).is_ok_and(|a| {
-                    a["cmd"] == "ack"
-                        && a.get("mid") == v.get("id").filter(|id| !id.is_null())
-                        && a.get("cid") == v.get("cid").filter(|c| !c.is_null())
-                })
-            });
-            assert!(acked, "direct {text:?} was not acked; written: {written:?}");
+        if a["cmd"] != "ack" {
+            continue;
         }
+        let known = dispatched.iter().any(|v| {
+            v.get("cmd").and_then(|c| c.as_str()) == Some("direct")
+                && !truthy(v.get("transient"))
+                && a.get("mid") == v.get("id").filter(|id| !id.is_null())
+                && a.get("cid") == v.get("cid").filter(|c| !c.is_null())
+        });
+        assert!(known, "ack {text} of no dispatched message; seen: {seen:?}");
     }
 }

@@ -5,11 +5,18 @@ use std::future::Future;
 /// One observation of the engine, in the order it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
+    /// A connection attempt starts (router lookup, then the socket).
+    Connecting,
     /// A socket opened: the embedder must now send `session open`
     /// ([`crate::Command::OpenSession`]).
     SocketOpen,
     /// An inbound frame with a truthy `cmd`, as the raw JSON text received.
     Frame(String),
+    /// Follows the frames of a read that carried messages to ack: once the embedder
+    /// has dispatched them, it answers [`crate::Command::Ack`] with this number, and
+    /// the acks go out in one write. Messages never dispatched are never acked, so
+    /// the server delivers them again.
+    Acks(u64),
     /// The socket closed (by the server, the network, the guard or `close()`).
     Close { code: u16, reason: String },
     /// The connection was lost and the engine starts reconnecting. Once per outage.
@@ -36,7 +43,9 @@ impl Event {
         let q = |s: &str| serde_json::Value::from(s).to_string();
         match self {
             Event::Frame(text) => text.clone(),
+            Event::Connecting => r#"{"$":"connecting"}"#.to_owned(),
             Event::SocketOpen => r#"{"$":"socket-open"}"#.to_owned(),
+            Event::Acks(upto) => format!(r#"{{"$":"acks","upto":{upto}}}"#),
             Event::Close { code, reason } => {
                 format!(r#"{{"$":"close","code":{code},"reason":{}}}"#, q(reason))
             }

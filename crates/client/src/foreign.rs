@@ -3,18 +3,22 @@
 //! [`Event::ForeignConnect`], and reports what the socket does through a
 //! [`ForeignHub`]. Sends and closes go out as [`Event::ForeignSend`] and
 //! [`Event::ForeignClose`]. Every socket has a number; reports about an old
-//! socket are ignored.
+//! socket are ignored. A socket's reports wait in a bounded queue
+//! ([`SIGNAL_QUEUE`]); a socket that overflows it counts as lost and is closed.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{channel, Receiver, Sender};
 
 use crate::event::{Event, EventSink};
 use crate::transport::{Connector, Received, Transport};
 
 /// How long a JS socket may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Reports of a JS socket that may wait for the engine.
+pub const SIGNAL_QUEUE: usize = 4096;
 
 /// What the JS socket reported.
 #[derive(Debug)]
@@ -28,7 +32,7 @@ enum Signal {
 #[derive(Default)]
 struct Current {
     last_socket: u64,
-    socket: Option<(u64, UnboundedSender<Signal>)>,
+    socket: Option<(u64, Sender<Signal>)>,
 }
 
 /// Receives the reports of the JS socket, from any thread.
@@ -39,10 +43,13 @@ pub struct ForeignHub {
 
 impl ForeignHub {
     fn report(&self, socket: u64, signal: Signal) {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((id, tx)) = &current.socket {
             if *id == socket {
-                let _ = tx.send(signal);
+                if let Err(TrySendError::Full(_)) = tx.try_send(signal) {
+                    // The engine sees the queue end: the socket is lost.
+                    current.socket = None;
+                }
             }
         }
     }
@@ -68,10 +75,10 @@ impl ForeignHub {
     }
 
     /// Makes a new socket current; reports about older ones are dropped from now on.
-    fn register(&self) -> (u64, UnboundedReceiver<Signal>) {
+    fn register(&self) -> (u64, Receiver<Signal>) {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         current.last_socket += 1;
-        let (tx, rx) = unbounded_channel();
+        let (tx, rx) = channel(SIGNAL_QUEUE);
         let id = current.last_socket;
         current.socket = Some((id, tx));
         (id, rx)
@@ -93,7 +100,7 @@ impl<S> ForeignConnector<S> {
 /// An open JS socket.
 pub struct ForeignTransport<S> {
     socket: u64,
-    signals: UnboundedReceiver<Signal>,
+    signals: Receiver<Signal>,
     sink: Arc<S>,
     queued: Vec<String>,
 }
@@ -145,10 +152,15 @@ impl<S: EventSink> ForeignTransport<S> {
                 None
             }
             Some(Signal::Open) => None,
-            None => Some(Received::Closed {
-                code: 1006,
-                reason: String::new(),
-            }),
+            None => {
+                // Overflowed (or replaced): the JS socket must not outlive it.
+                let socket = self.socket;
+                self.sink.push(Event::ForeignClose { socket }).await;
+                Some(Received::Closed {
+                    code: 1006,
+                    reason: format!("leanrt: more than {SIGNAL_QUEUE} socket events pending"),
+                })
+            }
         }
     }
 }

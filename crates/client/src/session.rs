@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::backoff::Backoff;
 use crate::event::{Event, EventSink};
 use crate::frame::{classify, Inbound, Kind};
+use crate::inbox::{inbox, Inbox};
 use crate::router::{self, Endpoint};
 use crate::transport::{Connector, Received, Transport};
 
@@ -67,22 +67,19 @@ pub enum Command {
     Send(String),
     /// Drop the current socket (if any) and connect again now.
     Reconnect,
+    /// Close the current socket as if it were lost: `close`, `reuse`, then a
+    /// reconnect after the backoff (2.4.0's `cache.ws.close()`).
+    DropSocket,
+    /// The embedder has dispatched every frame before the [`Event::Acks`] marker
+    /// with this number: their acks may go out now.
+    Ack(u64),
+    /// Stop (`true`) or resume (`false`) reading the socket.
+    Pause(bool),
     /// Send this frame if a session is open (`session close`), close the socket, stop.
     Close(Option<String>),
 }
 
-/// The embedder's end of a running engine. Dropping every handle closes it.
-#[derive(Clone, Debug)]
-pub struct Handle {
-    commands: UnboundedSender<Command>,
-}
-
-impl Handle {
-    /// Queues a command; `false` once the engine has stopped.
-    pub fn command(&self, command: Command) -> bool {
-        self.commands.send(command).is_ok()
-    }
-}
+pub use crate::inbox::{Handle, Refused, SEND_QUEUE};
 
 /// Creates an engine: the handle, and the task to spawn on a tokio runtime.
 pub fn spawn<C: Connector, S: EventSink>(
@@ -90,16 +87,18 @@ pub fn spawn<C: Connector, S: EventSink>(
     connector: C,
     sink: Arc<S>,
 ) -> (Handle, impl Future<Output = ()> + Send) {
-    let (tx, rx) = unbounded_channel();
+    let (handle, inbox) = inbox();
     let session = Session {
         peer_id: config.peer_id.clone(),
         backoff: Backoff::new(config.reconnect_delay),
         config,
         connector,
         sink,
-        commands: rx,
-        pending: None,
+        inbox,
         held: VecDeque::new(),
+        unacked: VecDeque::new(),
+        acks_queued: 0,
+        paused: false,
         reuse_announced: false,
         ever_opened: false,
     };
@@ -107,7 +106,7 @@ pub fn spawn<C: Connector, S: EventSink>(
         let mut session = session;
         session.run().await
     };
-    (Handle { commands: tx }, task)
+    (handle, task)
 }
 
 /// How serving one socket ended.
@@ -121,10 +120,14 @@ struct Session<C, S> {
     config: Config,
     connector: C,
     sink: Arc<S>,
-    commands: UnboundedReceiver<Command>,
-    /// A command taken while coalescing sends, to handle next.
-    pending: Option<Command>,
+    inbox: Inbox,
     held: VecDeque<String>,
+    /// Acks of frames handed to the embedder, numbered, until it has dispatched them.
+    unacked: VecDeque<(u64, String)>,
+    /// How many acks were ever queued: the number of the last one.
+    acks_queued: u64,
+    /// The embedder asked to stop reading.
+    paused: bool,
     peer_id: Option<String>,
     backoff: Backoff,
     /// `reuse` was emitted for the current outage.
@@ -163,7 +166,7 @@ impl<C: Connector, S: EventSink> Session<C, S> {
             loop {
                 tokio::select! {
                     _ = &mut wake => break,
-                    command = self.commands.recv() => match self.offline(command).await {
+                    command = self.inbox.recv() => match self.offline(command).await {
                         Offline::Continue => {}
                         Offline::ConnectNow => break,
                         Offline::Stop => return,
@@ -187,11 +190,13 @@ impl<C: Connector, S: EventSink> Session<C, S> {
         let Session {
             config,
             connector,
-            commands,
+            inbox,
             held,
             sink,
+            paused,
             ..
         } = self;
+        sink.push(Event::Connecting).await;
         let config = &*config;
         // Boxed: the handshake futures are large and live only while connecting, so
         // they need not make every idle connection's task bigger.
@@ -202,8 +207,9 @@ impl<C: Connector, S: EventSink> Session<C, S> {
         loop {
             tokio::select! {
                 result = &mut attempt => return result.map(|t| Some(Box::new(t))),
-                command = commands.recv() => {
-                    if let Offline::Stop = hold_offline(command, held, config, &**sink).await {
+                command = inbox.recv() => {
+                    let offline = hold_offline(command, held, paused, config, &**sink).await;
+                    if let Offline::Stop = offline {
                         return Ok(None);
                     }
                 }
@@ -212,58 +218,66 @@ impl<C: Connector, S: EventSink> Session<C, S> {
     }
 
     async fn offline(&mut self, command: Option<Command>) -> Offline {
-        hold_offline(command, &mut self.held, &self.config, &*self.sink).await
+        let Session {
+            held,
+            paused,
+            config,
+            sink,
+            ..
+        } = self;
+        hold_offline(command, held, paused, config, &**sink).await
     }
 
     /// Runs one open socket until it ends.
     async fn serve(&mut self, t: &mut C::Transport) -> Ended {
+        // Acks of an earlier socket's frames (that session's messages come again),
+        // and a `session open` meant for it.
+        self.unacked.clear();
+        self.inbox.forget_session_open();
         self.sink.push(Event::SocketOpen).await;
         let mut opened = false;
         let mut last_inbound = Instant::now();
         let mut heartbeat_armed = true;
         let mut batch = Vec::new();
         loop {
-            let command = match self.pending.take() {
-                Some(command) => Some(command),
-                None => {
-                    let heartbeat =
-                        Duration::from_millis(self.config.heartbeat_ms.load(Ordering::Relaxed));
-                    tokio::select! {
-                        _ = t.recv_batch(&mut batch) => {
-                            last_inbound = Instant::now();
-                            heartbeat_armed = true;
-                            let handled = Box::pin(self.on_batch(t, &mut batch, &mut opened));
-                            if let Some(ended) = handled.await {
-                                return ended;
-                            }
-                            continue;
-                        }
-                        command = self.commands.recv() => command,
-                        _ = sleep_until(last_inbound + heartbeat), if heartbeat_armed => {
-                            heartbeat_armed = false;
-                            if let Err(e) = send_now(t, "{}".to_owned()).await {
-                                return self.lost(t, e).await;
-                            }
-                            continue;
-                        }
-                        _ = sleep_until(last_inbound + GUARD) => {
-                            self.announce_reuse().await;
-                            self.shut(t, false).await;
-                            return Ended::Lost;
-                        }
+            let heartbeat = Duration::from_millis(self.config.heartbeat_ms.load(Ordering::Relaxed));
+            let reading = !self.paused;
+            let command = tokio::select! {
+                _ = t.recv_batch(&mut batch), if reading => {
+                    last_inbound = Instant::now();
+                    heartbeat_armed = true;
+                    let handled = Box::pin(self.on_batch(t, &mut batch, &mut opened));
+                    if let Some(ended) = handled.await {
+                        return ended;
                     }
+                    continue;
+                }
+                command = self.inbox.recv() => command,
+                _ = sleep_until(last_inbound + heartbeat), if heartbeat_armed => {
+                    heartbeat_armed = false;
+                    if let Err(e) = send_now(t, "{}".to_owned()).await {
+                        return self.lost(t, e).await;
+                    }
+                    continue;
+                }
+                // Silence the embedder asked for is no sign of a dead link.
+                _ = sleep_until(last_inbound + GUARD), if reading => {
+                    self.announce_reuse().await;
+                    self.shut(t, false).await;
+                    return Ended::Lost;
                 }
             };
-            match command {
+            let result = match command {
                 None | Some(Command::Close(None)) => {
                     self.shut(t, true).await;
                     return Ended::UserClosed;
                 }
                 Some(Command::Close(Some(frame))) => {
                     if opened {
-                        // Bounded: `close()` must finish against a peer that stopped
-                        // reading.
-                        let _ = tokio::time::timeout(CLOSE_WAIT, send_now(t, frame)).await;
+                        // Sends queued before `close()` go first. Bounded: `close()`
+                        // must finish against a peer that stopped reading.
+                        let last = self.send_queued_then(t, frame);
+                        let _ = tokio::time::timeout(CLOSE_WAIT, last).await;
                     }
                     self.shut(t, true).await;
                     return Ended::UserClosed;
@@ -272,17 +286,28 @@ impl<C: Connector, S: EventSink> Session<C, S> {
                     self.shut(t, false).await;
                     return Ended::Restart;
                 }
-                Some(Command::OpenSession(frame)) => {
-                    if let Err(e) = send_now(t, frame).await {
-                        return self.lost(t, e).await;
-                    }
+                Some(Command::DropSocket) => {
+                    // Reported as `ws` 0.8 reports a close without a code: 1000.
+                    self.shut(t, true).await;
+                    return Ended::Lost;
                 }
-                Some(Command::Send(frame)) if opened => {
-                    if let Err(e) = self.send_coalesced(t, frame).await {
-                        return self.lost(t, e).await;
-                    }
+                Some(Command::OpenSession(frame)) => send_now(t, frame).await,
+                Some(Command::Send(frame)) if opened => self.send_coalesced(t, frame).await,
+                Some(Command::Send(frame)) => {
+                    self.hold(frame).await;
+                    Ok(())
                 }
-                Some(Command::Send(frame)) => self.hold(frame).await,
+                Some(Command::Ack(upto)) => self.send_acks(t, upto).await,
+                Some(Command::Pause(paused)) => {
+                    if self.paused && !paused {
+                        last_inbound = Instant::now();
+                    }
+                    self.paused = paused;
+                    Ok(())
+                }
+            };
+            if let Err(e) = result {
+                return self.lost(t, e).await;
             }
         }
     }
@@ -291,27 +316,48 @@ impl<C: Connector, S: EventSink> Session<C, S> {
     async fn send_coalesced(&mut self, t: &mut C::Transport, first: String) -> Result<(), String> {
         t.feed(first).await?;
         for _ in 1..MAX_SEND_BATCH {
-            match self.commands.try_recv() {
-                Ok(Command::Send(frame)) => t.feed(frame).await?,
-                Ok(other) => {
-                    self.pending = Some(other);
-                    break;
-                }
-                Err(_) => break,
+            match self.inbox.try_frame() {
+                Some(frame) => t.feed(frame).await?,
+                None => break,
             }
         }
         t.flush().await
     }
 
-    /// Handles one read: acks first (one write for all), then hands the frames over.
+    /// Sends every queued send, then `last`, with one flush.
+    async fn send_queued_then(&mut self, t: &mut C::Transport, last: String) -> Result<(), String> {
+        while let Some(frame) = self.inbox.try_frame() {
+            t.feed(frame).await?;
+        }
+        send_now(t, last).await
+    }
+
+    /// Sends the acks up to number `upto` with one flush.
+    async fn send_acks(&mut self, t: &mut C::Transport, upto: u64) -> Result<(), String> {
+        let mut fed = false;
+        while self.unacked.front().is_some_and(|(n, _)| *n <= upto) {
+            if let Some((_, ack)) = self.unacked.pop_front() {
+                t.feed(ack).await?;
+                fed = true;
+            }
+        }
+        if fed {
+            t.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Handles one read: hands the frames over, then an [`Event::Acks`] marker; the
+    /// acks go out (one write for all) once the embedder has dispatched the frames.
     async fn on_batch(
         &mut self,
         t: &mut C::Transport,
         batch: &mut Vec<Received>,
         opened: &mut bool,
     ) -> Option<Ended> {
-        let mut events = Vec::with_capacity(batch.len());
+        let mut events = Vec::with_capacity(batch.len() + 1);
         let mut wrote = false;
+        let mut acks = false;
         let mut ended = None;
         let mut failure = None;
         let mut items = batch.drain(..);
@@ -334,8 +380,10 @@ impl<C: Connector, S: EventSink> Session<C, S> {
                 }
             };
             if let Some(ack) = ack {
-                failure = failure.or(t.feed(ack.frame(self.peer_id.as_deref())).await.err());
-                wrote = true;
+                self.acks_queued += 1;
+                let frame = ack.frame(self.peer_id.as_deref());
+                self.unacked.push_back((self.acks_queued, frame));
+                acks = true;
             }
             let session_closed = matches!(kind, Kind::SessionClosed { reply: false });
             if let Kind::SessionOpened { peer_id } = kind {
@@ -367,6 +415,9 @@ impl<C: Connector, S: EventSink> Session<C, S> {
             }
         }
         drop(items);
+        if acks && ended.is_none() {
+            events.push(Event::Acks(self.acks_queued));
+        }
         if wrote {
             failure = failure.or(t.flush().await.err());
         }
@@ -449,14 +500,19 @@ async fn hold_frame<S: EventSink>(
 async fn hold_offline<S: EventSink>(
     command: Option<Command>,
     held: &mut VecDeque<String>,
+    paused: &mut bool,
     config: &Config,
     sink: &S,
 ) -> Offline {
     match command {
         None | Some(Command::Close(_)) => Offline::Stop,
         Some(Command::Reconnect) => Offline::ConnectNow,
-        // A session open for a socket that is gone already.
-        Some(Command::OpenSession(_)) => Offline::Continue,
+        // A session open or acks for a socket that is gone already, or no socket to drop.
+        Some(Command::OpenSession(_) | Command::Ack(_) | Command::DropSocket) => Offline::Continue,
+        Some(Command::Pause(p)) => {
+            *paused = p;
+            Offline::Continue
+        }
         Some(Command::Send(frame)) => {
             hold_frame(frame, held, config, sink).await;
             Offline::Continue
