@@ -28,8 +28,11 @@ export declare class Connection {
    * reconnect after the backoff, as 2.4.0's `cache.ws.close()`.
    */
   dropSocket(): boolean
-  /** Every frame before the `acks` marker `upto` was dispatched: ack them. */
-  ack(upto: number): boolean
+  /**
+   * Every frame before the `acks` marker `upto` was dispatched: their acks may
+   * go out (with the engine's next write, or within 20 ms).
+   */
+  ack(upto: number): void
   /** Stops (`true`) or resumes (`false`) reading the socket. */
   pause(paused: boolean): boolean
   /** Sends `frame` (the `session close`) if a session is open, then closes for good. */

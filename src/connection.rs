@@ -118,11 +118,12 @@ impl Connection {
         self.handle.command(Command::DropSocket).is_ok()
     }
 
-    /// Every frame before the `acks` marker `upto` was dispatched: ack them.
+    /// Every frame before the `acks` marker `upto` was dispatched: their acks may
+    /// go out (with the engine's next write, or within 20 ms).
     #[napi]
-    pub fn ack(&self, upto: f64) -> bool {
+    pub fn ack(&self, upto: f64) {
         // Marker numbers count acks of one connection: far below 2^53.
-        self.handle.command(Command::Ack(upto as u64)).is_ok()
+        self.handle.release_acks(upto as u64);
     }
 
     /// Stops (`true`) or resumes (`false`) reading the socket.

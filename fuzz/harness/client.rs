@@ -181,7 +181,7 @@ pub fn run(data: &[u8]) {
                     }
                     // Everything before the marker counts as dispatched.
                     Event::Acks(upto) => {
-                        let _ = handle.command(Command::Ack(*upto));
+                        handle.release_acks(*upto);
                     }
                     Event::Close { .. } => closed = true,
                     // The reconnect after the scripted socket fails: the run is over.

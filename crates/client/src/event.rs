@@ -13,8 +13,8 @@ pub enum Event {
     /// An inbound frame with a truthy `cmd`, as the raw JSON text received.
     Frame(String),
     /// Follows the frames of a read that carried messages to ack: once the embedder
-    /// has dispatched them, it answers [`crate::Command::Ack`] with this number, and
-    /// the acks go out in one write. Messages never dispatched are never acked, so
+    /// has dispatched them, it calls [`crate::Handle::release_acks`] with this
+    /// number, and their acks go out together. Messages never dispatched are never acked, so
     /// the server delivers them again.
     Acks(u64),
     /// The socket closed (by the server, the network, the guard or `close()`).

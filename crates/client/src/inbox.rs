@@ -2,9 +2,11 @@
 //! bounded queue ([`SEND_QUEUE`]); past it `send` is refused at once, since the
 //! embedder (JS) cannot wait. Control commands are not queued: each is a slot or a
 //! flag that the engine reads before any frame (the latest `session open`, the
-//! highest ack marker, the wanted pause, a reconnect, a dropped socket, the close),
-//! so a full send queue never holds up a close or an ack, and an idle connection
-//! carries one small struct for them instead of a second channel.
+//! wanted pause, a reconnect, a dropped socket, the close), so a full send queue
+//! never holds up a close, and an idle connection carries one small struct for them
+//! instead of a second channel. Released acks ([`Handle::release_acks`]) wake
+//! nothing: the engine sends them with its next write or on its ack timer, so a
+//! message costs no extra thread wake-up for its ack.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,7 +37,7 @@ struct Control {
     open_session: Mutex<Option<String>>,
     reconnect: AtomicBool,
     drop_socket: AtomicBool,
-    /// The highest [`Command::Ack`] number asked for.
+    /// The highest [`crate::Event::Acks`] marker the embedder has dispatched.
     ack_upto: AtomicU64,
     paused: AtomicBool,
     pause_changed: AtomicBool,
@@ -82,9 +84,6 @@ impl Handle {
             Command::OpenSession(frame) => put(&control.open_session, frame),
             Command::Reconnect => control.reconnect.store(true, Ordering::Release),
             Command::DropSocket => control.drop_socket.store(true, Ordering::Release),
-            Command::Ack(upto) => {
-                control.ack_upto.fetch_max(upto, Ordering::AcqRel);
-            }
             Command::Pause(paused) => {
                 control.paused.store(paused, Ordering::Release);
                 control.pause_changed.store(true, Ordering::Release);
@@ -93,14 +92,18 @@ impl Handle {
         control.wake.notify_one();
         Ok(())
     }
+
+    /// The embedder has dispatched every frame before the [`crate::Event::Acks`]
+    /// marker `upto`: their acks may go out.
+    pub fn release_acks(&self, upto: u64) {
+        self.control.ack_upto.fetch_max(upto, Ordering::AcqRel);
+    }
 }
 
 /// The engine's end.
 pub(crate) struct Inbox {
     control: Arc<Control>,
     frames: Receiver<String>,
-    /// The last [`Command::Ack`] number handed to the engine.
-    acked: u64,
 }
 
 /// A connected handle and inbox.
@@ -111,11 +114,7 @@ pub(crate) fn inbox() -> (Handle, Inbox) {
         control: control.clone(),
         frames: frames_tx,
     };
-    let inbox = Inbox {
-        control,
-        frames,
-        acked: 0,
-    };
+    let inbox = Inbox { control, frames };
     (handle, inbox)
 }
 
@@ -136,7 +135,7 @@ impl Inbox {
     }
 
     /// A control command that is due, the most drastic first.
-    fn take_control(&mut self) -> Option<Command> {
+    fn take_control(&self) -> Option<Command> {
         let control = &*self.control;
         if let Some(frame) = take(&control.close) {
             return Some(Command::Close(frame));
@@ -153,12 +152,12 @@ impl Inbox {
         if control.pause_changed.swap(false, Ordering::AcqRel) {
             return Some(Command::Pause(control.paused.load(Ordering::Acquire)));
         }
-        let upto = control.ack_upto.load(Ordering::Acquire);
-        if upto > self.acked {
-            self.acked = upto;
-            return Some(Command::Ack(upto));
-        }
         None
+    }
+
+    /// The highest ack marker released so far.
+    pub(crate) fn released_acks(&self) -> u64 {
+        self.control.ack_upto.load(Ordering::Acquire)
     }
 
     /// Forgets a `session open` meant for a socket that is gone.

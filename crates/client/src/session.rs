@@ -26,6 +26,8 @@ const GUARD: Duration = Duration::from_secs(180);
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Sends coalesced into one write.
 const MAX_SEND_BATCH: usize = 256;
+/// How long released acks may wait for another write to go out with.
+const ACK_DELAY: Duration = Duration::from_millis(20);
 
 /// How the engine connects.
 #[derive(Clone, Debug)]
@@ -70,9 +72,6 @@ pub enum Command {
     /// Close the current socket as if it were lost: `close`, `reuse`, then a
     /// reconnect after the backoff (2.4.0's `cache.ws.close()`).
     DropSocket,
-    /// The embedder has dispatched every frame before the [`Event::Acks`] marker
-    /// with this number: their acks may go out now.
-    Ack(u64),
     /// Stop (`true`) or resume (`false`) reading the socket.
     Pause(bool),
     /// Send this frame if a session is open (`session close`), close the socket, stop.
@@ -239,9 +238,14 @@ impl<C: Connector, S: EventSink> Session<C, S> {
         let mut last_inbound = Instant::now();
         let mut heartbeat_armed = true;
         let mut batch = Vec::new();
+        // When acks still to send are next looked at.
+        let mut ack_due: Option<Instant> = None;
         loop {
             let heartbeat = Duration::from_millis(self.config.heartbeat_ms.load(Ordering::Relaxed));
             let reading = !self.paused;
+            if ack_due.is_none() && !self.unacked.is_empty() {
+                ack_due = Some(Instant::now() + ACK_DELAY);
+            }
             let command = tokio::select! {
                 _ = t.recv_batch(&mut batch), if reading => {
                     last_inbound = Instant::now();
@@ -249,6 +253,17 @@ impl<C: Connector, S: EventSink> Session<C, S> {
                     let handled = Box::pin(self.on_batch(t, &mut batch, &mut opened));
                     if let Some(ended) = handled.await {
                         return ended;
+                    }
+                    continue;
+                }
+                _ = sleep_until(ack_due.unwrap_or_else(Instant::now)), if ack_due.is_some() => {
+                    ack_due = None;
+                    let sent = match self.feed_released_acks(t).await {
+                        Ok(true) => t.flush().await,
+                        other => other.map(|_| ()),
+                    };
+                    if let Err(e) = sent {
+                        return self.lost(t, e).await;
                     }
                     continue;
                 }
@@ -297,7 +312,6 @@ impl<C: Connector, S: EventSink> Session<C, S> {
                     self.hold(frame).await;
                     Ok(())
                 }
-                Some(Command::Ack(upto)) => self.send_acks(t, upto).await,
                 Some(Command::Pause(paused)) => {
                     if self.paused && !paused {
                         last_inbound = Instant::now();
@@ -324,16 +338,18 @@ impl<C: Connector, S: EventSink> Session<C, S> {
         t.flush().await
     }
 
-    /// Sends every queued send, then `last`, with one flush.
+    /// Sends the released acks and every queued send, then `last`, with one flush.
     async fn send_queued_then(&mut self, t: &mut C::Transport, last: String) -> Result<(), String> {
+        self.feed_released_acks(t).await?;
         while let Some(frame) = self.inbox.try_frame() {
             t.feed(frame).await?;
         }
         send_now(t, last).await
     }
 
-    /// Sends the acks up to number `upto` with one flush.
-    async fn send_acks(&mut self, t: &mut C::Transport, upto: u64) -> Result<(), String> {
+    /// Queues the acks the embedder has released; `true` if there were any.
+    async fn feed_released_acks(&mut self, t: &mut C::Transport) -> Result<bool, String> {
+        let upto = self.inbox.released_acks();
         let mut fed = false;
         while self.unacked.front().is_some_and(|(n, _)| *n <= upto) {
             if let Some((_, ack)) = self.unacked.pop_front() {
@@ -341,14 +357,12 @@ impl<C: Connector, S: EventSink> Session<C, S> {
                 fed = true;
             }
         }
-        if fed {
-            t.flush().await?;
-        }
-        Ok(())
+        Ok(fed)
     }
 
-    /// Handles one read: hands the frames over, then an [`Event::Acks`] marker; the
-    /// acks go out (one write for all) once the embedder has dispatched the frames.
+    /// Handles one read: sends the acks released meanwhile, hands the frames over,
+    /// then an [`Event::Acks`] marker; their acks go out (one write for all) once the
+    /// embedder has dispatched the frames, with the next write or on the ack timer.
     async fn on_batch(
         &mut self,
         t: &mut C::Transport,
@@ -356,10 +370,12 @@ impl<C: Connector, S: EventSink> Session<C, S> {
         opened: &mut bool,
     ) -> Option<Ended> {
         let mut events = Vec::with_capacity(batch.len() + 1);
-        let mut wrote = false;
         let mut acks = false;
         let mut ended = None;
-        let mut failure = None;
+        let (mut wrote, mut failure) = match self.feed_released_acks(t).await {
+            Ok(fed) => (fed, None),
+            Err(e) => (false, Some(e)),
+        };
         let mut items = batch.drain(..);
         for received in items.by_ref() {
             let text = match received {
@@ -507,8 +523,8 @@ async fn hold_offline<S: EventSink>(
     match command {
         None | Some(Command::Close(_)) => Offline::Stop,
         Some(Command::Reconnect) => Offline::ConnectNow,
-        // A session open or acks for a socket that is gone already, or no socket to drop.
-        Some(Command::OpenSession(_) | Command::Ack(_) | Command::DropSocket) => Offline::Continue,
+        // A session open for a socket that is gone already, or no socket to drop.
+        Some(Command::OpenSession(_) | Command::DropSocket) => Offline::Continue,
         Some(Command::Pause(p)) => {
             *paused = p;
             Offline::Continue

@@ -59,7 +59,7 @@ impl Client {
             .expect("event in time")
             .expect("engine alive");
         if let Event::Acks(upto) = event {
-            let _ = self.handle.command(Command::Ack(upto));
+            self.handle.release_acks(upto);
         }
         event
     }
@@ -78,7 +78,7 @@ impl Client {
     fn release_acks(&mut self) {
         while let Ok(event) = self.events.try_recv() {
             if let Event::Acks(upto) = event {
-                let _ = self.handle.command(Command::Ack(upto));
+                self.handle.release_acks(upto);
             }
         }
     }
