@@ -11,8 +11,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** The running engine of one RealtimeObject. */
 export declare class Connection {
-  /** Starts connecting at once. `on_events` receives each batch of events. */
-  constructor(options: ConnectOptions, onEvents: (batch: string) => void)
+  /** Starts connecting at once; its events reach JS through `hub`, under [`Self::id`]. */
+  constructor(options: ConnectOptions, hub: EventHub)
+  /** This connection's id in the hub's batches. */
+  get id(): number
   /** Sends the `session open` frame for the socket that just opened. */
   openSession(frame: string): boolean
   /**
@@ -45,6 +47,12 @@ export declare class Connection {
   foreignError(socket: number, message: string): void
   /** Foreign transport: JS socket `socket` closed. */
   foreignClose(socket: number, code: number, reason: string): void
+}
+
+/** Where the connections of one module deliver their events. */
+export declare class EventHub {
+  /** `on_events` receives each batch: a JSON array of `[connectionId, events]`. */
+  constructor(onEvents: (batch: string) => void)
 }
 
 /** How to connect, as index.js resolved it from the options and the environment. */

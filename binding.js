@@ -836,5 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Connection = nativeBinding.Connection
+module.exports.EventHub = nativeBinding.EventHub
 module.exports.serverMain = nativeBinding.serverMain
 module.exports.setHeartbeatsTime = nativeBinding.setHeartbeatsTime

@@ -242,7 +242,8 @@ engine.connect = function (cache) {
     if (cache[CONNECTION] === connection) cache.ws = socket
   }
   const sockets = foreign ? foreignSocket.driver(config.WebSocket, onSocket) : null
-  const connection = new native.Connection(options, (batch) => engine.dispatch(cache, connection, sockets, batch))
+  const connection = new native.Connection(options, hub)
+  running.set(connection.id, { cache, connection, sockets })
   if (sockets) drivers.set(connection, sockets)
   cache[CONNECTION] = connection
   cache.ws = foreign ? undefined : new NativeSocket(connection)
@@ -251,14 +252,40 @@ engine.connect = function (cache) {
 /** Items of a connection left when a listener threw, handled once its error surfaced. */
 const backlogs = new WeakMap()
 
-/** Handles one batch from the native engine, after any backlog of the connection. */
-engine.dispatch = function (cache, ws, sockets, batch) {
-  let items
+/**
+ * The native connections whose engine still runs, by id: `{cache, connection, sockets}`.
+ * A connection's last batch ends with `{"$":"ended"}`, and then it is forgotten.
+ */
+const running = new Map()
+
+/**
+ * Hands the events of every connection that has some to `engine.dispatch`: one call
+ * of the JS thread for all of them (`[[id, events], …]`).
+ */
+function deliver(batch) {
+  let groups
   try {
-    items = JSON.parse(batch)
+    groups = JSON.parse(batch)
   } catch (err) {
-    items = [{ $: 'error', message: 'leanrt: undecodable event batch: ' + err.message }]
+    // Never seen: the engine writes each item as JSON. Every client hears of it.
+    groups = [...running.keys()].map((id) => [id, [{ $: 'error', message: 'leanrt: undecodable event batch: ' + err.message }]])
   }
+  for (const [id, items] of groups) {
+    const entry = running.get(id)
+    if (!entry) continue
+    if (items.length && items[items.length - 1].$ === 'ended') {
+      running.delete(id)
+      items.pop()
+    }
+    engine.dispatch(entry.cache, entry.connection, entry.sockets, items)
+  }
+}
+
+/** Where this module's connections deliver their events. */
+const hub = new native.EventHub(deliver)
+
+/** Handles one connection's events, after any backlog of that connection. */
+engine.dispatch = function (cache, ws, sockets, items) {
   const backlog = backlogs.get(ws)
   if (backlog) {
     for (const item of items) backlog.push(item)

@@ -9,7 +9,7 @@ use leanrt_client::{Command, Config, Handle, NativeConnector, Refused};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::queue::JsSink;
+use crate::queue::EventHub;
 use crate::HEARTBEAT_MS;
 
 /// How to connect, as index.js resolved it from the options and the environment.
@@ -34,6 +34,7 @@ pub struct ConnectOptions {
 pub struct Connection {
     handle: Handle,
     foreign: Option<Arc<ForeignHub>>,
+    id: u32,
 }
 
 fn endpoint(options: &ConnectOptions) -> Result<Endpoint> {
@@ -51,12 +52,9 @@ fn endpoint(options: &ConnectOptions) -> Result<Endpoint> {
 
 #[napi]
 impl Connection {
-    /// Starts connecting at once. `on_events` receives each batch of events.
+    /// Starts connecting at once; its events reach JS through `hub`, under [`Self::id`].
     #[napi(constructor)]
-    pub fn new(
-        options: ConnectOptions,
-        #[napi(ts_arg_type = "(batch: string) => void")] on_events: Function<'_, String, ()>,
-    ) -> Result<Self> {
+    pub fn new(env: Env, options: ConnectOptions, hub: &EventHub) -> Result<Self> {
         let mut config = Config::new(
             options.app_id.clone(),
             options.peer_id.clone(),
@@ -67,15 +65,17 @@ impl Connection {
         if let Some(ms) = options.reconnect_delay_ms {
             config.reconnect_delay = Duration::from_millis(ms.into());
         }
-        let sink = Arc::new(JsSink::new(on_events)?);
+        let sink = Arc::new(hub.sink(&env));
+        let id = sink.id();
         if options.foreign {
-            let hub = Arc::new(ForeignHub::default());
-            let connector = ForeignConnector::new(hub.clone(), sink.clone());
+            let sockets = Arc::new(ForeignHub::default());
+            let connector = ForeignConnector::new(sockets.clone(), sink.clone());
             let (handle, task) = leanrt_client::spawn(config, connector, sink);
             spawn(task);
             Ok(Connection {
                 handle,
-                foreign: Some(hub),
+                foreign: Some(sockets),
+                id,
             })
         } else {
             let (handle, task) = leanrt_client::spawn(config, NativeConnector, sink);
@@ -83,8 +83,15 @@ impl Connection {
             Ok(Connection {
                 handle,
                 foreign: None,
+                id,
             })
         }
+    }
+
+    /// This connection's id in the hub's batches.
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
     /// Sends the `session open` frame for the socket that just opened.

@@ -1,9 +1,11 @@
-//! Coalesced delivery from tokio to JS. The engine pushes events into a bounded
-//! per-connection queue; only when the queue goes from empty to non-empty is JS
-//! woken, and it then takes the whole queue as one JSON-array string that it
-//! parses once.
+//! Coalesced delivery from tokio to JS. Each connection pushes its events into a
+//! bounded queue of its own; one [`EventHub`] per module (one wake function, so one
+//! `uv_async` handle) hands every queue that has events to JS in one call: a JSON
+//! array of `[connectionId, [event, …]]` pairs that JS parses once. Connections that
+//! receive at the same time therefore share a wake-up of the JS thread, and an idle
+//! connection carries no wake function of its own.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use leanrt_client::{Event, EventSink};
@@ -11,99 +13,218 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
     ThreadsafeFunction, ThreadsafeFunctionCallMode, ThreadsafeFunctionHandle,
 };
+use napi_derive::napi;
 use tokio::sync::Notify;
 
-/// Events a queue holds before the engine waits for JS to drain it.
+/// Events a queue holds before its connection waits for JS to drain it.
 const CAPACITY: usize = 1024;
 
-/// Wakes JS with the drained queue. TS: `(batch: string) => void`, `batch` being a
-/// JSON array of frames and `{"$": name, ...}` engine events.
-pub type WakeFn = ThreadsafeFunction<(), (), String, Status, false>;
+/// Wakes JS with the drained queues. TS: `(batch: string) => void`.
+type WakeFn = ThreadsafeFunction<(), (), String, Status, false>;
 
-/// The events waiting for JS, and whether the connection should keep Node alive.
+/// The queues with events for JS, and whether Node must stay alive for them.
 #[derive(Default)]
-pub struct EventQueue {
-    items: Mutex<Vec<String>>,
-    space: Notify,
-    /// Wanted: false while retrying a connection that never opened a session.
-    keep_alive: AtomicBool,
-    /// Applied: whether the wake function currently holds the event loop.
+struct Hub {
+    ready: Mutex<Vec<Arc<EventQueue>>>,
+    /// Connections that want Node kept alive (not retrying a never-opened login).
+    holders: AtomicUsize,
+    /// Whether the wake function currently holds the event loop.
     holding: AtomicBool,
+    next_id: AtomicU32,
+    /// The wake function's handle, for the wake function's own callback.
     wake: OnceLock<Weak<ThreadsafeFunctionHandle>>,
 }
 
-impl EventQueue {
-    /// Takes everything queued, as a JSON array. Runs on the JS thread.
+/// Where the connections of one module deliver their events.
+#[napi]
+pub struct EventHub {
+    hub: Arc<Hub>,
+    wake: Arc<WakeFn>,
+}
+
+#[napi]
+impl EventHub {
+    /// `on_events` receives each batch: a JSON array of `[connectionId, events]`.
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        #[napi(ts_arg_type = "(batch: string) => void")] on_events: Function<'_, String, ()>,
+    ) -> Result<Self> {
+        let hub = Arc::new(Hub::default());
+        let drained = hub.clone();
+        let wake = on_events
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .build_callback(move |ctx| {
+                drained.sync_loop(&ctx.env);
+                Ok(drained.drain())
+            })?;
+        let _ = hub.wake.set(Arc::downgrade(&wake.handle));
+        let wake = Arc::new(wake);
+        // A new wake function holds the loop; nothing needs it until a connection does.
+        hub.holding.store(true, Ordering::Relaxed);
+        hold_loop(&hub, &wake.handle, &env, false);
+        Ok(EventHub { hub, wake })
+    }
+}
+
+impl EventHub {
+    /// A sink for a new connection, which holds Node alive from now on. Runs on the
+    /// JS thread.
+    pub(crate) fn sink(&self, env: &Env) -> JsSink {
+        let id = self.hub.next_id.fetch_add(1, Ordering::Relaxed);
+        self.hub.holders.fetch_add(1, Ordering::AcqRel);
+        self.hub.sync_loop(env);
+        JsSink {
+            queue: Arc::new(EventQueue {
+                id,
+                state: Mutex::new(QueueState::default()),
+                space: Notify::new(),
+                keep_alive: AtomicBool::new(true),
+            }),
+            hub: self.hub.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+}
+
+/// Refs (`wanted`) or unrefs the wake function unless it already is. JS thread only.
+fn hold_loop(hub: &Hub, handle: &ThreadsafeFunctionHandle, env: &Env, wanted: bool) {
+    if hub.holding.load(Ordering::Relaxed) == wanted {
+        return;
+    }
+    handle.with_read_aborted(|aborted| {
+        if aborted {
+            return;
+        }
+        let raw = handle.get_raw();
+        // SAFETY: on the JS thread, with the live (not aborted) function's handle.
+        let status = unsafe {
+            if wanted {
+                napi::sys::napi_ref_threadsafe_function(env.raw(), raw)
+            } else {
+                napi::sys::napi_unref_threadsafe_function(env.raw(), raw)
+            }
+        };
+        if status == napi::sys::Status::napi_ok {
+            hub.holding.store(wanted, Ordering::Relaxed);
+        }
+    });
+}
+
+impl Hub {
+    /// Refs or unrefs the wake function as the connections want. JS thread only.
+    fn sync_loop(&self, env: &Env) {
+        let wanted = self.holders.load(Ordering::Acquire) > 0;
+        if let Some(handle) = self.wake.get().and_then(Weak::upgrade) {
+            hold_loop(self, &handle, env, wanted);
+        }
+    }
+
+    /// Takes every ready queue's events, as one JSON text. Runs on the JS thread.
     fn drain(&self) -> String {
-        let items = std::mem::take(&mut *self.items.lock().unwrap_or_else(PoisonError::into_inner));
-        self.space.notify_waiters();
-        let mut batch = String::with_capacity(2 + items.iter().map(|s| s.len() + 1).sum::<usize>());
-        batch.push('[');
-        for (n, item) in items.iter().enumerate() {
+        let ready = std::mem::take(&mut *self.ready.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut batch = String::from("[");
+        for (n, queue) in ready.iter().enumerate() {
+            let items = {
+                let mut state = queue.state.lock().unwrap_or_else(PoisonError::into_inner);
+                state.scheduled = false;
+                std::mem::take(&mut state.items)
+            };
+            queue.space.notify_waiters();
             if n > 0 {
                 batch.push(',');
             }
-            batch.push_str(item);
+            batch.push_str(&format!("[{},[", queue.id));
+            for (k, item) in items.iter().enumerate() {
+                if k > 0 {
+                    batch.push(',');
+                }
+                batch.push_str(item);
+            }
+            batch.push_str("]]");
         }
         batch.push(']');
         batch
     }
-
-    /// Refs or unrefs the wake function as wanted. Runs on the JS thread.
-    fn hold_loop(&self, env: &Env) {
-        let wanted = self.keep_alive.load(Ordering::Relaxed);
-        if self.holding.load(Ordering::Relaxed) == wanted {
-            return;
-        }
-        let Some(handle) = self.wake.get().and_then(Weak::upgrade) else {
-            return;
-        };
-        handle.with_read_aborted(|aborted| {
-            if aborted {
-                return;
-            }
-            let raw = handle.get_raw();
-            // SAFETY: on the JS thread, with the live (not aborted) function's handle.
-            let status = unsafe {
-                if wanted {
-                    napi::sys::napi_ref_threadsafe_function(env.raw(), raw)
-                } else {
-                    napi::sys::napi_unref_threadsafe_function(env.raw(), raw)
-                }
-            };
-            if status == napi::sys::Status::napi_ok {
-                self.holding.store(wanted, Ordering::Relaxed);
-            }
-        });
-    }
 }
 
-/// The engine's sink. Only the connection task owns it, so the wake function (and
-/// with it the JS callback and everything it references) lives exactly as long as
-/// the connection: after `close()` nothing keeps Node running.
+#[derive(Default)]
+struct QueueState {
+    items: Vec<String>,
+    /// In the hub's ready list (until JS drains it).
+    scheduled: bool,
+}
+
+/// One connection's events waiting for JS.
+struct EventQueue {
+    id: u32,
+    state: Mutex<QueueState>,
+    space: Notify,
+    /// Counted among the hub's holders.
+    keep_alive: AtomicBool,
+}
+
+/// The engine's sink. Only the connection task owns it: when the task ends, the
+/// connection stops holding Node, and JS is told (`{"$":"ended"}`) so that it forgets
+/// the connection.
 pub struct JsSink {
     queue: Arc<EventQueue>,
-    wake: WakeFn,
+    hub: Arc<Hub>,
+    wake: Arc<WakeFn>,
 }
 
 impl JsSink {
-    /// A sink waking `callback`, which receives the drained batch.
-    pub fn new(callback: Function<'_, String, ()>) -> Result<Self> {
-        let queue = Arc::new(EventQueue {
-            keep_alive: AtomicBool::new(true),
-            holding: AtomicBool::new(true),
-            ..EventQueue::default()
-        });
-        let drained = queue.clone();
-        let wake = callback
-            .build_threadsafe_function::<()>()
-            .callee_handled::<false>()
-            .build_callback(move |ctx| {
-                drained.hold_loop(&ctx.env);
-                Ok(drained.drain())
-            })?;
-        let _ = queue.wake.set(Arc::downgrade(&wake.handle));
-        Ok(JsSink { queue, wake })
+    /// The connection's id in the batches.
+    pub fn id(&self) -> u32 {
+        self.queue.id
+    }
+
+    /// Counts the connection among the holders of Node, or not.
+    fn keep_alive(&self, wanted: bool) {
+        if self.queue.keep_alive.swap(wanted, Ordering::AcqRel) != wanted {
+            if wanted {
+                self.hub.holders.fetch_add(1, Ordering::AcqRel);
+            } else {
+                self.hub.holders.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Queues `item` if there is room, or `always`; `false` when the queue is full.
+    fn offer(&self, item: &str, always: bool) -> bool {
+        let schedule = {
+            let mut state = self
+                .queue
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if state.items.len() >= CAPACITY && !always {
+                return false;
+            }
+            state.items.push(item.to_owned());
+            !std::mem::replace(&mut state.scheduled, true)
+        };
+        if schedule {
+            self.schedule();
+        }
+        true
+    }
+
+    /// Puts the queue in the hub's ready list, waking JS if the list was empty.
+    fn schedule(&self) {
+        let first = {
+            let mut ready = self
+                .hub
+                .ready
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            ready.push(self.queue.clone());
+            ready.len() == 1
+        };
+        if first {
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
     }
 }
 
@@ -112,30 +233,25 @@ impl EventSink for JsSink {
         // A connection that never opened does not hold Node while it retries
         // (2.4.0 gave up there); once a socket opens it holds Node again.
         match event {
-            Event::SocketOpen => self.queue.keep_alive.store(true, Ordering::Relaxed),
-            Event::Backoff { keep_alive } => {
-                self.queue.keep_alive.store(keep_alive, Ordering::Relaxed)
-            }
+            Event::SocketOpen => self.keep_alive(true),
+            Event::Backoff { keep_alive } => self.keep_alive(keep_alive),
             _ => {}
         }
         let item = event.to_json();
         loop {
             let space = self.queue.space.notified();
-            {
-                let mut items = self
-                    .queue
-                    .items
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                if items.len() < CAPACITY {
-                    items.push(item);
-                    if items.len() == 1 {
-                        self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-                    }
-                    return;
-                }
+            if self.offer(&item, false) {
+                return;
             }
             space.await;
         }
+    }
+}
+
+impl Drop for JsSink {
+    fn drop(&mut self) {
+        self.keep_alive(false);
+        // Past the capacity if need be: it is the last item, and JS must see it.
+        self.offer(r#"{"$":"ended"}"#, true);
     }
 }
