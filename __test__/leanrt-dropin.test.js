@@ -4,7 +4,8 @@
 // injected class's own instance), `_engine.wsMessage` with a MessageEvent, a patched
 // `_engine.wsSend` seeing `session open`; and leanrt's own guarantees: a message is acked
 // only once its `message` event was dispatched, requests that get no reply are
-// forgotten, and a paused client reads nothing until resumed.
+// forgotten, a paused client reads nothing until resumed, and an injected socket that
+// floods the engine is cut off instead of queueing without a bound.
 const { test, before, after, afterEach } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
@@ -256,4 +257,36 @@ test('cache.ws listeners on the native transport: event objects, or ws-style arg
     ['close', 1000],
     ['close event', 1000],
   ])
+})
+
+test('an injected socket that floods the engine past its 4096 pending reports counts as lost, and the client reconnects', T, async () => {
+  n++
+  const clientId = id('flood')
+  // A ws 8 socket that, once asked, fires 10 000 messages in one tick: JS cannot drain
+  // the engine's events meanwhile, so the reports pile up behind them.
+  let flood
+  class FloodingWs extends WebSocket {
+    constructor(url) {
+      super(url)
+      flood = () => {
+        for (let k = 0; k < 10000; k++) this.emit('message', Buffer.from(`{"cmd":"custom","op":"x","k":${k}}`), false)
+      }
+    }
+  }
+  realtime.config({ WebSocket: FloodingWs })
+  c = clients(realtime, srv.routerUrl, APP)
+  const rt = await c.connect(clientId)
+  const seen = []
+  rt.on('close', (e) => seen.push(['close', e.code, e.reason]))
+  rt.on('open', () => seen.push(['open']))
+  let customs = 0
+  rt.on('custom-x', () => customs++)
+  flood()
+  await until(() => seen.some(([name]) => name === 'open'), 'the reconnect', 15000)
+  assert.equal(seen[0][0], 'close')
+  assert.equal(seen[0][1], 1006)
+  assert.match(seen[0][2], /more than 4096 socket events pending/)
+  assert.ok(customs > 0 && customs < 10000, `${customs} of the flood were delivered before the cut`)
+  // The new socket works.
+  assert.deepEqual(await cb((done) => rt.ping([clientId], done)), [clientId])
 })
