@@ -71,6 +71,9 @@ export interface ConnectOptions {
   foreign: boolean
 }
 
+/** How many sends may wait for a connection's engine before `send` refuses more. */
+export declare const SEND_QUEUE: number
+
 /**
  * Runs leanrt-server with command-line `args` (without the program name) until
  * SIGINT or SIGTERM, blocking the calling thread; returns the exit code. This is

@@ -837,5 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Connection = nativeBinding.Connection
 module.exports.EventHub = nativeBinding.EventHub
+module.exports.SEND_QUEUE = nativeBinding.SEND_QUEUE
 module.exports.serverMain = nativeBinding.serverMain
 module.exports.setHeartbeatsTime = nativeBinding.setHeartbeatsTime

@@ -96,11 +96,11 @@ async function settledRss() {
   return process.memoryUsage().rss
 }
 
-/** Opens clients `from`…`to`-1, 50 at a time, into `keep`. */
-async function openIdle(keep, from, to) {
+/** Opens clients `from`…`to`-1 (ids `${prefix}-${tag}-${n}`), 50 at a time, into `keep`. */
+async function openMany(keep, from, to, prefix = 'rss') {
   for (let k = from; k < to; k += 50) {
     const batch = []
-    for (let j = k; j < Math.min(to, k + 50); j++) batch.push(open(`rss-${tag}-${j}`))
+    for (let j = k; j < Math.min(to, k + 50); j++) batch.push(open(`${prefix}-${tag}-${j}`))
     keep.push(...(await Promise.all(batch)))
   }
 }
@@ -120,7 +120,7 @@ async function warmUp() {
 async function rss() {
   const keep = await warmUp()
   const before = await settledRss()
-  await openIdle(keep, 0, N)
+  await openMany(keep, 0, N)
   const after = await settledRss()
   done({ clients: N, bytes_per_client: (after - before) / N, held: keep.length })
 }
@@ -129,9 +129,9 @@ async function rss() {
 async function rssSlope() {
   const keep = await warmUp()
   const low = N / 5
-  await openIdle(keep, 0, low)
+  await openMany(keep, 0, low)
   const atLow = await settledRss()
-  await openIdle(keep, low, N)
+  await openMany(keep, low, N)
   const atN = await settledRss()
   done({ from: low, to: N, bytes_per_client: (atN - atLow) / (N - low), held: keep.length })
 }
@@ -157,11 +157,7 @@ async function live() {
   const WARM = 1000
   const senderId = `live-sender-${tag}`
   const clients = []
-  for (let k = 0; k < N; k += 50) {
-    const batch = []
-    for (let j = k; j < Math.min(N, k + 50); j++) batch.push(open(`live-${tag}-${j}`))
-    clients.push(...(await Promise.all(batch)))
-  }
+  await openMany(clients, 0, N, 'live')
   const rooms = await Promise.all(clients.map((rt) => new Promise((resolve) => rt.room({ members: [senderId] }, resolve))))
   let got = 0
   let measuring = false
@@ -174,6 +170,8 @@ async function live() {
   }
   const { spawn } = require('node:child_process')
   const sender = spawn(process.execPath, [require('node:path').join(__dirname, 'live-sender.js'), router, senderId, rooms.map((r) => r.id).join(','), String(RATE), String(SECONDS + 2)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // The sender logs in and looks its rooms up first: the warm-up starts at its first message.
+  while (got === 0) await new Promise((resolve) => setTimeout(resolve, 10))
   await new Promise((resolve) => setTimeout(resolve, WARM))
   measuring = true
   const cpu0 = process.cpuUsage()

@@ -2,19 +2,19 @@
 // The sender of the `live` client measure, in a process of its own so that its CPU is
 // not the receiver's:
 //   node bench/live-sender.js ROUTER SENDER_ID CID,CID,... RATE_PER_CONVERSATION SECONDS
-// It sends to the conversations in turn, evenly spaced, RATE messages a second to each,
-// for SECONDS, then prints `SENT n`.
+// Once logged in, it sends to the conversations in turn, evenly spaced, RATE messages a
+// second to each, for SECONDS, then prints `SENT n`.
 const realtime = require('..')
 
 const [router, senderId, cidList, rateArg, secondsArg] = process.argv.slice(2)
 const cids = cidList.split(',')
 const perSecond = Number(rateArg) * cids.length
-const until = Date.now() + Number(secondsArg) * 1000
 
 const rt = realtime({ appId: 'bench', clientId: senderId, router }, async () => {
   const rooms = await Promise.all(cids.map((cid) => new Promise((resolve) => rt.room(cid, resolve))))
   let sent = 0
   const started = Date.now()
+  const until = started + Number(secondsArg) * 1000
   const tick = () => {
     // Catch up to the schedule: one message per 1/perSecond s, round robin.
     const due = Math.floor(((Date.now() - started) / 1000) * perSecond)

@@ -20,8 +20,8 @@ const userClosed = new WeakSet()
 const drivers = new WeakMap()
 /** `Connection.send`'s answer when too many sends wait already. */
 const SEND_QUEUE_FULL = 2
-/** How many sends may wait for the engine (the native `SEND_QUEUE`). */
-const SEND_QUEUE = 65536
+/** How many sends may wait for the engine. */
+const SEND_QUEUE = native.SEND_QUEUE
 
 /** `close()`: sends `session close` (fix §9.4) and ends the connection for good. */
 engine.closeConnection = function (cache) {
@@ -241,19 +241,21 @@ engine.connect = function (cache) {
   const onSocket = (socket) => {
     if (cache[CONNECTION] === connection) cache.ws = socket
   }
-  const sockets = foreign ? foreignSocket.driver(config.WebSocket, onSocket) : null
   const connection = new native.Connection(options, hub)
-  running.set(connection.id, { cache, connection, sockets })
-  if (sockets) drivers.set(connection, sockets)
+  // What follows the connection's events besides the engine: the injected sockets'
+  // driver, or the native transport's `cache.ws`.
+  const transport = foreign ? foreignSocket.driver(config.WebSocket, onSocket) : new NativeSocket(connection)
+  running.set(connection.id, { cache, connection, transport })
+  if (foreign) drivers.set(connection, transport)
   cache[CONNECTION] = connection
-  cache.ws = foreign ? undefined : new NativeSocket(connection)
+  cache.ws = foreign ? undefined : transport
 }
 
 /** Items of a connection left when a listener threw, handled once its error surfaced. */
 const backlogs = new WeakMap()
 
 /**
- * The native connections whose engine still runs, by id: `{cache, connection, sockets}`.
+ * The native connections whose engine still runs, by id: `{cache, connection, transport}`.
  * A connection's last batch ends with `{"$":"ended"}`, and then it is forgotten.
  */
 const running = new Map()
@@ -277,7 +279,7 @@ function deliver(batch) {
       running.delete(id)
       items.pop()
     }
-    engine.dispatch(entry.cache, entry.connection, entry.sockets, items)
+    engine.dispatch(entry.cache, entry.connection, entry.transport, items)
   }
 }
 
@@ -285,13 +287,13 @@ function deliver(batch) {
 const hub = new native.EventHub(deliver)
 
 /** Handles one connection's events, after any backlog of that connection. */
-engine.dispatch = function (cache, ws, sockets, items) {
+engine.dispatch = function (cache, ws, transport, items) {
   const backlog = backlogs.get(ws)
   if (backlog) {
     for (const item of items) backlog.push(item)
     return
   }
-  engine.drain(cache, ws, sockets, items)
+  engine.drain(cache, ws, transport, items)
 }
 
 /**
@@ -302,7 +304,7 @@ engine.dispatch = function (cache, ws, sockets, items) {
  * marker, and the last marker reached is answered with one native call, so the acks of
  * everything the batch dispatched go out in one write.
  */
-engine.drain = function (cache, ws, sockets, items) {
+engine.drain = function (cache, ws, transport, items) {
   let acked = 0
   for (let k = 0; k < items.length; k++) {
     const item = items[k]
@@ -311,7 +313,7 @@ engine.drain = function (cache, ws, sockets, items) {
       continue
     }
     try {
-      engine.handle(cache, ws, sockets, item)
+      engine.handle(cache, ws, transport, item)
     } catch (err) {
       if (acked) ws.ack(acked)
       const rest = items.slice(k + 1)
@@ -321,7 +323,7 @@ engine.drain = function (cache, ws, sockets, items) {
       })
       setImmediate(() => {
         backlogs.delete(ws)
-        engine.drain(cache, ws, sockets, rest)
+        engine.drain(cache, ws, transport, rest)
       })
       return
     }
@@ -330,19 +332,17 @@ engine.drain = function (cache, ws, sockets, items) {
 }
 
 /** One item of a batch: a frame, a driver command or an engine event. */
-engine.handle = function (cache, ws, sockets, item) {
-  const socket = cache.ws instanceof NativeSocket && cache.ws._connection === ws ? cache.ws : null
+engine.handle = function (cache, ws, transport, item) {
   if (item.$ === undefined) {
-    if (socket && socket._listening) socket.observe(item)
+    if (transport._listening) transport.observe(ws, item)
     return engine.wsMessage(cache, { data: item })
   }
-  if (socket) socket.observe(item)
-  if (sockets && item.$.startsWith('ws-')) sockets.handle(ws, item)
+  if (transport.observe(ws, item)) return
   // The socket close of a connection close() ended is still the user's `close` event,
   // even when open() has replaced it meanwhile (2.4.0 emits it for the old socket).
   // Nor is a connection close() ended an `error` any more (a handshake it cut short).
-  else if (item.$ === 'error' && userClosed.has(ws)) return
-  else if (cache[CONNECTION] === ws || (item.$ === 'close' && userClosed.has(ws))) engine.lifecycle(cache, item)
+  if (item.$ === 'error' && userClosed.has(ws)) return
+  if (cache[CONNECTION] === ws || (item.$ === 'close' && userClosed.has(ws))) engine.lifecycle(cache, item)
 }
 
 /** An engine event (anything but a frame). */

@@ -94,17 +94,24 @@ function driver(WebSocket, onSocket) {
   }
 
   return {
-    handle(native, item) {
+    /** Frames are not the driver's business. */
+    _listening: false,
+
+    /** Carries out the engine's `ws-*` commands; `true` when `item` was one. */
+    observe(native, item) {
       const ws = sockets.get(item.socket)
       switch (item.$) {
         case 'ws-connect':
-          return connect(native, item.socket, item.url)
+          connect(native, item.socket, item.url)
+          return true
         case 'ws-send':
           if (ws) send(native, item.socket, ws, item.text)
-          return
+          return true
         case 'ws-close':
           if (ws) close(native, item.socket, ws)
+          return true
       }
+      return false
     },
 
     /** `close()` was called: see above. */

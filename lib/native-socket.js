@@ -70,21 +70,27 @@ class NativeSocket {
     return this._listeners !== null && this._listeners.message.length > 0
   }
 
-  /** Follows one engine event or frame of this connection. */
-  observe(item) {
+  /**
+   * Follows one engine event or frame of its connection; `false`, since the engine's
+   * own handling of `item` goes on (the foreign driver's `observe` has this shape too).
+   */
+  observe(connection, item) {
     switch (item.$) {
       case undefined:
-        return this._emit('message', { type: 'message', data: JSON.stringify(item) })
+        this._emit('message', { type: 'message', data: JSON.stringify(item) })
+        break
       case 'connecting':
         this.readyState = CONNECTING
-        return
+        break
       case 'socket-open':
         this.readyState = OPEN
-        return this._emit('open', { type: 'open' })
+        this._emit('open', { type: 'open' })
+        break
       case 'close':
         this.readyState = CLOSED
-        return this._emit('close', { type: 'close', code: item.code, reason: item.reason })
+        this._emit('close', { type: 'close', code: item.code, reason: item.reason })
     }
+    return false
   }
 
   _emit(name, event) {

@@ -14,6 +14,10 @@ use napi_derive::napi;
 static HEARTBEAT_MS: LazyLock<Arc<AtomicU64>> =
     LazyLock::new(|| Arc::new(AtomicU64::new(DEFAULT_HEARTBEAT_MS)));
 
+/// How many sends may wait for a connection's engine before `send` refuses more.
+#[napi]
+pub const SEND_QUEUE: u32 = leanrt_client::SEND_QUEUE as u32;
+
 /// Sets the heartbeat interval (ms) of every connection, current and future.
 #[napi]
 pub fn set_heartbeats_time(ms: f64) {
