@@ -24,15 +24,15 @@ const appFor = (sdk, flow) => {
   apps.push(id)
   return id
 }
-const FLOWS = ['chat', 'cross', 'signed', 'shared', 'unread', 'patch']
+const FLOWS = ['chat', 'cross', 'signed', 'shared', 'unread', 'patch', 'extras']
 for (const sdk of SDKS) for (const flow of FLOWS) appFor(sdk, flow)
 const appOf = (sdk, flow) => apps[SDKS.indexOf(sdk) * FLOWS.length + FLOWS.indexOf(flow)]
 
 before(async () => {
   const signed = SDKS.map((sdk) => `${appOf(sdk, 'signed')}:${MASTER}`)
   const open = apps.filter((a) => !a.endsWith('signed'))
-  // The unread flows read the server's own counts through the REST API.
-  const keys = SDKS.flatMap((sdk) => ['--api-key', `${appOf(sdk, 'unread')}:${MASTER}`])
+  // The unread and extras flows read the server's own counts through the REST API.
+  const keys = SDKS.flatMap((sdk) => ['unread', 'extras'].flatMap((flow) => ['--api-key', `${appOf(sdk, flow)}:${MASTER}`]))
   srv = await startServer({ app: open.concat(signed), args: keys })
   v2 = originalFactory(srv.routerUrl)
 })
@@ -288,6 +288,16 @@ async function serverUnread (appId, client) {
   return (await res.json()).count
 }
 
+// Waits until the server counts `count` messages unread for `client`.
+async function settled (appId, client, count) {
+  let now = -1
+  for (let k = 0; k < 500 && now !== count; k++) {
+    now = await serverUnread(appId, client)
+    if (now !== count) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  assert.equal(now, count, `${client} has ${count} unread`)
+}
+
 for (const sdk of SDKS) {
   const { Realtime, Event } = sdk.sdk
 
@@ -315,12 +325,7 @@ for (const sdk of SDKS) {
     assert.deepEqual(log.map((m) => m.content), ['m1', 'm2', 'm3'])
     await conv.read()
     assert.equal(conv.unreadMessagesCount, 0)
-    let left = 3
-    for (let k = 0; k < 500 && left > 0; k++) {
-      left = await serverUnread(appId, `${p}alice`)
-      if (left > 0) await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    assert.equal(left, 0, 'the read settled them on the server')
+    await settled(appId, `${p}alice`, 0)
     await alice.close()
 
     // Logged in again: nothing is unread any more.
@@ -334,20 +339,26 @@ for (const sdk of SDKS) {
   })
 }
 
+// alice and bob on one Realtime of `sdk`, carol on 2.4.0; what bob and carol get.
+async function threeMembers (sdk, appId) {
+  const p = appId + '_'
+  const rt = new sdk.sdk.Realtime(sdk.options(srv, appId))
+  const alice = await rt.createIMClient(`${p}alice`)
+  const bob = await rt.createIMClient(`${p}bob`)
+  const carol = await v2Client(appId, `${p}carol`)
+  const carolGot = []
+  carol.on('message', (m) => carolGot.push(m))
+  const got = []
+  bob.on(sdk.sdk.Event.MESSAGE, (m) => got.push(m))
+  return { p, rt, alice, bob, carol, got, carolGot }
+}
+
 for (const sdk of SDKS) {
-  const { Realtime, TextMessage, RecalledMessage, Event } = sdk.sdk
+  const { TextMessage, RecalledMessage, Event } = sdk.sdk
 
   test(`${sdk.name}: the sender modifies and recalls messages; members are told, history changes`, T, async () => {
     const appId = appOf(sdk, 'patch')
-    const p = appId + '_'
-    const rt = new Realtime(sdk.options(srv, appId))
-    const alice = await rt.createIMClient(`${p}alice`)
-    const bob = await rt.createIMClient(`${p}bob`)
-    const carol = await v2Client(appId, `${p}carol`)
-    const carolGot = []
-    carol.on('message', (m) => carolGot.push(m))
-    const got = []
-    bob.on(Event.MESSAGE, (m) => got.push(m))
+    const { p, alice, bob, carol, got, carolGot } = await threeMembers(sdk, appId)
     const changes = []
     bob.on(Event.MESSAGE_UPDATE, (m, c) => changes.push(['update', m.id, m.getText(), c.id]))
     bob.on(Event.MESSAGE_RECALL, (m, c) => changes.push(['recall', m.id, m instanceof RecalledMessage, c.id]))
@@ -380,6 +391,78 @@ for (const sdk of SDKS) {
     await until(() => carolGot.length === 3, 'carol gets it')
     assert.equal(carolGot[2].fromPeerId, `${p}bob`)
     await bob.close()
+    carol.close()
+  })
+}
+
+for (const sdk of SDKS) {
+  const { TextMessage, BinaryMessage, Event } = sdk.sdk
+
+  test(`${sdk.name}: mentions and binary messages, live, offline, in history and changed`, T, async () => {
+    const appId = appOf(sdk, 'extras')
+    const { p, rt, alice, bob, carol, got, carolGot } = await threeMembers(sdk, appId)
+    const conv = await alice.createConversation({ members: [`${p}bob`, `${p}carol`], name: 'extras' })
+
+    const named = new TextMessage('hi bob').setMentionList([`${p}bob`])
+    const bytes = Uint8Array.from([0, 1, 2, 250, 255])
+    const sent = []
+    for (const m of [named, new TextMessage('hi carol').setMentionList([`${p}carol`]),
+      new TextMessage('hi all').mentionAll(), new BinaryMessage(bytes.buffer)]) sent.push((await conv.send(m)).id)
+    await until(() => got.length === 4 && carolGot.length === 4, 'bob and carol get all four')
+    // 4.3.1 may emit messages out of order while it looks the conversation up.
+    const inOrder = (list, id) => sent.map((s) => list.find((m) => id(m) === s))
+    got.splice(0, 4, ...inOrder(got, (m) => m.id))
+    carolGot.splice(0, 4, ...inOrder(carolGot, (m) => m.id))
+    const seen = (m) => [m.content instanceof ArrayBuffer ? [...new Uint8Array(m.content)] : m.getText(),
+      m.mentioned, m.mentionList, Boolean(m.mentionedAll)]
+    const expected = [
+      ['hi bob', true, [`${p}bob`], false],
+      ['hi carol', false, [`${p}carol`], false],
+      ['hi all', true, [], true],
+      [[0, 1, 2, 250, 255], false, [], false]
+    ]
+    assert.deepEqual(got.map(seen), expected, 'live')
+    assert.ok(got[3] instanceof BinaryMessage)
+    // 2.4.0 sees the text and the mentions it does not know as extra fields.
+    assert.deepEqual(carolGot.map((m) => [m.msg.text, m.mentionPids, m.mentionAll]).slice(0, 3),
+      [['hi bob', [`${p}bob`], undefined], ['hi carol', [`${p}carol`], undefined], ['hi all', undefined, true]])
+    assert.equal(carolGot[3].msg, Buffer.from(bytes).toString('base64'), '2.4.0 gets the bytes as base64')
+
+    // History keeps them.
+    const log = await conv.queryMessages({ limit: 10 })
+    assert.deepEqual(log.map(seen).map(([c, , list, all]) => [c, list, all]),
+      expected.map(([c, , list, all]) => [c, list, all]), 'history')
+    assert.ok(log[3] instanceof BinaryMessage)
+    const bobConv = await bob.getConversation(conv.id)
+    const bobLog = await bobConv.queryMessages({ limit: 10 })
+    assert.deepEqual(bobLog.map((m) => m.mentioned), [true, false, true, false])
+
+    // A change replaces the mentions; bob is told with the new list.
+    const changed = []
+    bob.on(Event.MESSAGE_UPDATE, (m) => changed.push([m.id, m.getText(), m.mentionList, m.mentioned]))
+    await conv.update(named, new TextMessage('hi carol instead').setMentionList([`${p}carol`]))
+    await until(() => changed.length === 1, 'bob is told of the change')
+    assert.deepEqual(changed, [[named.id, 'hi carol instead', [`${p}carol`], false]])
+    const after = await conv.queryMessages({ limit: 10 })
+    assert.deepEqual(after[0].mentionList, [`${p}carol`])
+    assert.ok(after[0].updatedAt >= named.timestamp, 'history has the change time')
+
+    // Offline: bob is told which conversation mentions him (once his acks of the
+    // live ones, which the SDK sends in batches, have settled them).
+    await settled(appId, `${p}bob`, 0)
+    await bob.close()
+    await conv.send(new TextMessage('are you there, bob?').setMentionList([`${p}bob`]))
+    await conv.send(new TextMessage('never mind'))
+    await settled(appId, `${p}bob`, 2)
+    const updates = []
+    const bob2 = await rt.createIMClient(`${p}bob`)
+    bob2.on(Event.UNREAD_MESSAGES_COUNT_UPDATE, (convs) => updates.push(...convs))
+    await until(() => updates.some((c) => c.id === conv.id), 'bob is told his unread counts')
+    const told = updates.find((c) => c.id === conv.id)
+    assert.deepEqual([told.unreadMessagesCount, told.unreadMessagesMentioned, told.lastMessage.getText()],
+      [2, true, 'never mind'])
+    await bob2.close()
+    await alice.close()
     carol.close()
   })
 }

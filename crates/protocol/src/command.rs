@@ -109,6 +109,12 @@ struct Fields {
     tt: Option<Value>,
     tmid: Option<Value>,
     st: Option<Value>,
+    tag: Option<Value>,
+    device_id: Option<Value>,
+    device_token: Option<Value>,
+    mention_pids: Option<Value>,
+    mention_all: Option<Value>,
+    binary_msg: Option<Value>,
 }
 
 /// A frame's routing part and its untyped fields.
@@ -207,10 +213,10 @@ impl Envelope {
                     Some(_) => Peer::Invalid,
                 },
                 signature: self.signature(),
-                session_token: match &f.st {
-                    Some(Value::String(st)) => Some(st.clone()),
-                    _ => None,
-                },
+                session_token: text(f.st.as_ref()),
+                tag: text(f.tag.as_ref()).filter(|t| !t.is_empty() && t != "default"),
+                device: text(f.device_id.as_ref()).or_else(|| text(f.device_token.as_ref())),
+                reconnect: truthy(f.r.as_ref()),
             }),
             ("session", "query") => Command::SessionQuery {
                 ids: client_ids(f.session_peer_ids.as_ref(), "sessionPeerIds")?,
@@ -267,8 +273,15 @@ impl Envelope {
                     Some(Value::String(s)) => s.clone(),
                     Some(_) => return Err(Invalid::bad("msg must be a string")),
                 },
+                binary: match &f.binary_msg {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(_) => return Err(Invalid::bad("binaryMsg must be base64 bytes")),
+                },
                 transient: truthy(f.transient.as_ref()),
                 receipt: truthy(f.r.as_ref()),
+                mention_pids: client_ids(f.mention_pids.as_ref(), "mentionPids")?,
+                mention_all: truthy(f.mention_all.as_ref()),
             }),
             ("ack", _) => Command::Ack {
                 cid: self.cid(ErrorCode::InternalError)?,
@@ -373,6 +386,11 @@ fn required_str(v: Option<&Value>, key: &str, missing: ErrorCode) -> Result<Stri
 }
 
 /// A list of clientIds: absent means empty, a lone string is wrapped.
+/// A string field; anything else counts as absent.
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_owned)
+}
+
 fn client_ids(v: Option<&Value>, key: &str) -> Result<Vec<String>, Invalid> {
     let bad = || Invalid::bad(format!("{key} must be an array of strings"));
     match v {
@@ -423,6 +441,13 @@ pub struct SessionOpen {
     /// `st`: the session token of an earlier login (v3 reconnects), in place of a
     /// signature.
     pub session_token: Option<String>,
+    /// `tag` (v3): sessions of one clientId with the same tag exclude each other
+    /// (single-device login); `None` for none or `"default"`.
+    pub tag: Option<String>,
+    /// The device logging in: `deviceId`, else Swift's `deviceToken`.
+    pub device: Option<String>,
+    /// `r` (v3): a reconnect of an earlier session, not a new login.
+    pub reconnect: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -461,6 +486,11 @@ pub struct Direct {
     pub transient: bool,
     /// `r`: the sender wants receipts.
     pub receipt: bool,
+    /// `binaryMsg` (v3), as base64: the content, in place of `msg`.
+    pub binary: Option<String>,
+    /// `mentionPids` and `mentionAll` (v3).
+    pub mention_pids: Vec<String>,
+    pub mention_all: bool,
 }
 
 /// A `logs` bound: a time and optionally a message id that refines it.

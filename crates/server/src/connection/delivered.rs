@@ -115,6 +115,7 @@ mod tests {
             timestamp: 0,
             ack_at: None,
             receipt,
+            extras: None,
         }
     }
 

@@ -318,6 +318,7 @@ mod tests {
             timestamp: 0,
             ack_at: None,
             receipt: false,
+            extras: None,
         })))
     }
 

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::StoredMessage;
+use super::{Extras, StoredMessage};
 
 /// A pushed event (serialisable, so that a networked hub can carry it to other nodes).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -28,6 +28,9 @@ pub enum Event {
         timestamp: i64,
         from: String,
         data: String,
+        /// The new content's mentions and `bin`.
+        #[serde(default)]
+        extras: Option<Box<Extras>>,
         recall: bool,
         at: i64,
     },

@@ -8,7 +8,7 @@ pub mod query;
 pub mod rules;
 
 pub use conversation::Conversation;
-pub use message::{NewMessage, StoredMessage};
+pub use message::{Extras, NewMessage, StoredMessage};
 
 /// One session: the node serving it and its connection number there.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

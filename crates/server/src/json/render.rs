@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::event::Event;
-use crate::domain::{Conversation, StoredMessage};
+use crate::domain::{Conversation, Extras, StoredMessage};
 use crate::service::{Failure, Unread};
 use crate::time::iso;
 
@@ -48,10 +48,52 @@ pub fn direct(m: &StoredMessage, extra: Option<&str>) -> String {
     push_json_str(&mut out, &m.from);
     out.push_str(&format!(r#","timestamp":{},"msg":"#, m.timestamp));
     push_json_str(&mut out, &m.data);
+    if let Some(extras) = &m.extras {
+        let fields = Value::Object(extras_fields(extras, &m.data, Binary::Bytes));
+        let text = fields.to_string();
+        if text.len() > 2 {
+            out.push(',');
+            out.push_str(&text[1..text.len() - 1]);
+        }
+    }
     if let Some(key) = extra {
         out.push_str(&format!(r#","{key}":true"#));
     }
     out.push('}');
+    out
+}
+
+/// How a frame marks a binary content (kept as base64 text for v2 readers).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Binary {
+    /// `bin: true` beside the base64 `data` (history items).
+    Flag,
+    /// The base64 again under `binaryMsg`, which a v3 frame carries as bytes.
+    Bytes,
+}
+
+/// A message's extras as frame fields: `mentionPids`, `mentionAll`, `patchTimestamp`,
+/// and a binary content (`data`, base64) marked as `binary` says.
+fn extras_fields(e: &Extras, data: &str, binary: Binary) -> Map<String, Value> {
+    let mut out = Map::new();
+    if !e.mention_pids.is_empty() {
+        out.insert("mentionPids".into(), json!(e.mention_pids));
+    }
+    if e.mention_all {
+        out.insert("mentionAll".into(), json!(true));
+    }
+    if let Some(at) = e.patch_timestamp {
+        out.insert("patchTimestamp".into(), json!(at));
+    }
+    match (e.bin, binary) {
+        (false, _) => {}
+        (true, Binary::Flag) => {
+            out.insert("bin".into(), json!(true));
+        }
+        (true, Binary::Bytes) => {
+            out.insert("binaryMsg".into(), json!(data));
+        }
+    }
     out
 }
 
@@ -69,11 +111,15 @@ pub fn event(e: &Event) -> String {
             timestamp,
             from,
             data,
+            extras,
             recall,
             at,
         } => {
-            let patch = json!({"cid": cid, "mid": mid, "timestamp": timestamp, "from": from,
+            let mut patch = json!({"cid": cid, "mid": mid, "timestamp": timestamp, "from": from,
                 "data": data, "recall": recall, "patchTimestamp": at});
+            if let (Some(e), Value::Object(fields)) = (extras, &mut patch) {
+                fields.extend(extras_fields(e, data, Binary::Bytes));
+            }
             json!({"cmd": "patch", "op": "modify", "patches": [patch], "lastPatchTime": at})
                 .to_string()
         }
@@ -121,6 +167,9 @@ pub fn log_item(m: &StoredMessage) -> Value {
     if let Some(at) = m.ack_at {
         item["ackAt"] = json!(at);
     }
+    if let (Some(e), Value::Object(fields)) = (&m.extras, &mut item) {
+        fields.extend(extras_fields(e, &m.data, Binary::Flag));
+    }
     item
 }
 
@@ -166,8 +215,16 @@ pub fn unread(counts: &[Unread], now: i64) -> Value {
     let convs: Vec<Value> = counts
         .iter()
         .map(|u| {
-            json!({"cid": &*u.cid, "unread": u.count, "mid": u.last.id,
-                "timestamp": u.last.timestamp, "from": u.last.from, "data": u.last.data})
+            let mut tuple = json!({"cid": &*u.cid, "unread": u.count, "mid": u.last.id,
+                "timestamp": u.last.timestamp, "from": u.last.from, "data": u.last.data});
+            if let (Some(e), Value::Object(fields)) = (&u.last.extras, &mut tuple) {
+                // Mentions have no place in the tuple; the encoder leaves them out.
+                fields.extend(extras_fields(e, &u.last.data, Binary::Bytes));
+            }
+            if u.mentioned {
+                tuple["mentioned"] = json!(true);
+            }
+            tuple
         })
         .collect();
     json!({"cmd": "unread", "convs": convs, "notifTime": now})
@@ -188,12 +245,49 @@ mod tests {
             timestamp: 5,
             ack_at: None,
             receipt: false,
+            extras: None,
         };
         let frame: Value = serde_json::from_str(&direct(&m, Some("offline"))).expect("json");
         assert_eq!(
             frame,
             json!({"cmd":"direct","cid":"c\"1","id":"i","fromPeerId":"a\nb","timestamp":5,"msg":m.data,"offline":true})
         );
+    }
+
+    #[test]
+    fn extras_render_for_pushes_and_history() {
+        let extras = Extras {
+            mention_pids: vec!["b".into()],
+            mention_all: false,
+            bin: true,
+            patch_timestamp: Some(9),
+        };
+        let m = StoredMessage {
+            cid: std::sync::Arc::from("c"),
+            seq: 1,
+            id: "i".into(),
+            from: "a".into(),
+            data: "AAE=".into(),
+            timestamp: 5,
+            ack_at: None,
+            receipt: false,
+            extras: Some(Box::new(extras)),
+        };
+        let frame: Value = serde_json::from_str(&direct(&m, None)).expect("json");
+        assert_eq!(
+            (&frame["msg"], &frame["binaryMsg"], &frame["mentionPids"]),
+            (&json!("AAE="), &json!("AAE="), &json!(["b"]))
+        );
+        assert_eq!(
+            (frame.get("mentionAll"), &frame["patchTimestamp"]),
+            (None, &json!(9))
+        );
+        let item = log_item(&m);
+        assert_eq!(
+            (&item["bin"], &item["data"]),
+            (&json!(true), &json!("AAE="))
+        );
+        assert_eq!(item.get("binaryMsg"), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::{retrying, Codes, Failure, Service};
 use crate::domain::event::{Event, Push};
 use crate::domain::query::Query;
 use crate::domain::rules::{self, StartRequest};
-use crate::domain::{Conversation, NewMessage, StoredMessage};
+use crate::domain::{Conversation, Extras, NewMessage, StoredMessage};
 use crate::ids::{message_id, object_id};
 use crate::store::{AcrossRange, LogRange, QueryHit};
 use crate::time::now_ms;
@@ -51,7 +51,12 @@ pub struct SendAs {
 }
 
 /// A `transient` message: never stored, so it has no seq and is never acked.
-pub(super) fn transient_message(cid: &str, from: String, data: String) -> Arc<StoredMessage> {
+pub(super) fn transient_message(
+    cid: &str,
+    from: String,
+    data: String,
+    extras: Option<Box<Extras>>,
+) -> Arc<StoredMessage> {
     let now = now_ms();
     Arc::new(StoredMessage {
         cid: Arc::from(cid),
@@ -62,6 +67,7 @@ pub(super) fn transient_message(cid: &str, from: String, data: String) -> Arc<St
         timestamp: now,
         ack_at: None,
         receipt: false,
+        extras,
     })
 }
 
@@ -183,7 +189,7 @@ impl Service {
                 .find_conversation(&req.cid)
                 .await?
                 .ok_or(ErrorCode::ConversationNotFound)?;
-            let msg = transient_message(&req.cid, req.from, req.data);
+            let msg = transient_message(&req.cid, req.from, req.data, None);
             self.push_transient(&conv, None, msg.clone()).await;
             return Ok(msg);
         }
@@ -195,6 +201,7 @@ impl Service {
             data: req.data,
             timestamp: now,
             receipt: false,
+            extras: None,
             origin: None,
         };
         let store = self.store.clone();

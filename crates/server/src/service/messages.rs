@@ -9,7 +9,7 @@ use leanrt_protocol::ErrorCode;
 
 use super::admin::transient_message;
 use super::{retrying, Codes, Failure, Service, SessionCtx};
-use crate::domain::{rules, NewMessage, StoredMessage};
+use crate::domain::{rules, Extras, NewMessage, StoredMessage};
 use crate::ids::message_id;
 use crate::store::{Ack, LogRange, Pending, PendingPage, StoreResult};
 use crate::time::now_ms;
@@ -48,15 +48,18 @@ impl Service {
     /// Stores a message. The returned future may be awaited while the caller goes on:
     /// appends from one caller commit in the order they were made.
     pub fn append(&self, s: &SessionCtx, req: Direct) -> Result<Appending, Failure> {
-        self.check_size(&req.msg)?;
+        let (data, extras) =
+            Extras::content(req.msg, req.binary, req.mention_pids, req.mention_all);
+        self.check_size(&data)?;
         let now = now_ms();
         let msg = NewMessage {
             cid: req.cid,
             id: message_id(now),
             from: s.client.to_string(),
-            data: req.msg,
+            data,
             timestamp: now,
             receipt: req.receipt,
+            extras,
             origin: Some(s.id.clone()),
         };
         let store = self.store.clone();
@@ -76,14 +79,16 @@ impl Service {
 
     /// A `transient: true` message: pushed to whoever is online, never stored.
     pub async fn send_transient(&self, s: &SessionCtx, req: Direct) -> Result<(), Failure> {
-        self.check_size(&req.msg)?;
+        let (data, extras) =
+            Extras::content(req.msg, req.binary, req.mention_pids, req.mention_all);
+        self.check_size(&data)?;
         let store = self.store.clone();
         let conv = retrying(|| store.conversation(&req.cid))
             .await
             .map_err(|e| DIRECT.failure(e))?
             .filter(|c| rules::may_send(c, &s.client).is_ok())
             .ok_or(ErrorCode::InvalidMessagingTarget)?;
-        let msg = transient_message(&req.cid, s.client.to_string(), req.msg);
+        let msg = transient_message(&req.cid, s.client.to_string(), data, extras);
         self.push_transient(&conv, Some(&s.id), msg).await;
         Ok(())
     }

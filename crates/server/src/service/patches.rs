@@ -5,7 +5,7 @@ use leanrt_protocol::ErrorCode;
 
 use super::{retrying, Codes, Failure, Notices, Service, SessionCtx};
 use crate::domain::event::{Event, Push};
-use crate::domain::rules;
+use crate::domain::{rules, Extras};
 use crate::store::MessagePatch;
 use crate::time::now_ms;
 
@@ -24,8 +24,8 @@ const PATCH: Codes = Codes {
 pub struct PatchRequest {
     pub cid: String,
     pub mid: String,
-    /// `None` recalls the message.
-    pub data: Option<String>,
+    /// The new content and its extras; `None` recalls the message.
+    pub content: Option<(String, Option<Box<Extras>>)>,
 }
 
 impl Service {
@@ -36,8 +36,8 @@ impl Service {
         s: &SessionCtx,
         req: PatchRequest,
     ) -> Result<(i64, Notices), Failure> {
-        let recall = req.data.is_none();
-        let data = req.data.unwrap_or_else(|| RECALLED.to_owned());
+        let recall = req.content.is_none();
+        let (data, extras) = req.content.unwrap_or_else(|| (RECALLED.to_owned(), None));
         self.check_size(&data)?;
         let store = self.store.clone();
         let cid = req.cid.clone();
@@ -52,6 +52,7 @@ impl Service {
             mid: req.mid.clone(),
             by: s.client.to_string(),
             data: data.clone(),
+            extras: extras.as_deref().cloned().unwrap_or_default(),
             at,
         };
         let timestamp = retrying(|| store.patch(patch.clone()))
@@ -69,6 +70,7 @@ impl Service {
             timestamp,
             from: s.client.to_string(),
             data,
+            extras,
             recall,
             at,
         });

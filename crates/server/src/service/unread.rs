@@ -21,6 +21,8 @@ pub struct Unread {
     pub count: usize,
     /// The newest of them.
     pub last: StoredMessage,
+    /// One of them mentions the member.
+    pub mentioned: bool,
 }
 
 impl Service {
@@ -38,9 +40,14 @@ impl Service {
             }
             let mut count = 0;
             let mut last = None;
+            let mut mentioned = false;
             while pending.after < pending.upto {
                 let page = self.pending_page(client, &pending, PAGE).await?;
                 count += page.messages.len();
+                mentioned |= page
+                    .messages
+                    .iter()
+                    .any(|m| m.extras.as_ref().is_some_and(|e| e.mentions(client)));
                 last = page.messages.into_iter().last().or(last);
                 pending.after = page.scanned_to;
             }
@@ -49,6 +56,7 @@ impl Service {
                     cid: pending.cid,
                     count,
                     last,
+                    mentioned,
                 });
             }
         }

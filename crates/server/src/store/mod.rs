@@ -169,7 +169,20 @@ pub struct MessagePatch {
     pub mid: String,
     pub by: String,
     pub data: String,
+    /// The content's mentions and `bin` (with `patchTimestamp` = `at`).
+    pub extras: crate::domain::Extras,
     pub at: i64,
+}
+
+impl MessagePatch {
+    /// The JSON merged into the message's `meta`: its content keys replaced.
+    pub fn meta(&self) -> String {
+        let extras = crate::domain::Extras {
+            patch_timestamp: Some(self.at),
+            ..self.extras.clone()
+        };
+        serde_json::to_string(&extras).unwrap_or_else(|_| "{}".into())
+    }
 }
 
 /// A recipient's ack of one delivered message.

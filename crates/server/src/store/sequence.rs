@@ -38,6 +38,7 @@ pub fn next_message(
             timestamp,
             ack_at: None,
             receipt: msg.receipt && !room,
+            extras: msg.extras,
         }),
         members,
         room,

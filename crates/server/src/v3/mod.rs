@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use crate::auth::session_token;
 use crate::connection::{Conn, Dialect};
 use crate::domain::event::Push;
-use crate::domain::StoredMessage;
+use crate::domain::{Extras, StoredMessage};
 use crate::json;
 use crate::service::{Failure, PatchRequest, SessionCtx};
 use crate::time::now_ms;
@@ -172,9 +172,9 @@ fn read(conn: &mut Conn, frame: &Map<String, Value>) {
     }));
 }
 
-/// `patch modify {patches: [{cid, mid, data | recall}]}`: the sender changes or
-/// recalls its messages; the reply is `patch modified`, then the other members are
-/// told. A `binaryMsg` content is refused.
+/// `patch modify {patches: [{cid, mid, data | binaryMsg | recall, mention*}]}`: the
+/// sender changes or recalls its messages; the reply is `patch modified`, then the
+/// other members are told.
 fn patch(conn: &mut Conn, frame: &Map<String, Value>, i: Option<Number>) {
     let mut requests = Vec::new();
     for p in frame
@@ -184,21 +184,24 @@ fn patch(conn: &mut Conn, frame: &Map<String, Value>, i: Option<Number>) {
         .flatten()
     {
         let text = |key: &str| p.get(key).and_then(Value::as_str).map(str::to_owned);
-        let recall = p.get("recall").and_then(Value::as_bool).unwrap_or(false);
+        let flag = |key: &str| p.get(key).and_then(Value::as_bool).unwrap_or(false);
         let (Some(cid), Some(mid)) = (text("cid"), text("mid")) else {
             return conn.fail(i.as_ref(), bad("a patch names its cid and mid".into()));
         };
-        let data = match (recall, text("data")) {
+        let (data, binary) = (text("data"), text("binaryMsg"));
+        let content = match (flag("recall"), data.is_some() || binary.is_some()) {
             (true, _) => None,
-            (false, Some(data)) => Some(data),
-            (false, None) => {
-                return conn.fail(
-                    i.as_ref(),
-                    bad("a patch has data (binaryMsg is not served)".into()),
-                )
+            (false, true) => Some(Extras::content(
+                data.unwrap_or_default(),
+                binary,
+                strings(p.get("mentionPids")),
+                flag("mentionAll"),
+            )),
+            (false, false) => {
+                return conn.fail(i.as_ref(), bad("a patch has data or binaryMsg".into()))
             }
         };
-        requests.push(PatchRequest { cid, mid, data });
+        requests.push(PatchRequest { cid, mid, content });
     }
     let Ok(session) = conn.session().cloned() else {
         return conn.fail(i.as_ref(), ErrorCode::SessionRequired.into());
@@ -241,6 +244,14 @@ fn apply_ack(conn: &mut Conn, cid: &str, mid: Option<&str>, range: Option<(i64, 
         (None, Some((from, to))) => conn.ack_range(cid, from, to),
         (None, None) => {}
     }
+}
+
+/// An array of strings (its other items skipped).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    let items = v.and_then(Value::as_array).into_iter().flatten();
+    items
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
 }
 
 fn bad(detail: String) -> Failure {

@@ -7,7 +7,7 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{GenericClient, Row};
 
 use super::errors::storable;
-use crate::domain::{Conversation, Refusal, StoredMessage};
+use crate::domain::{Conversation, Extras, Refusal, StoredMessage};
 use crate::store::ImportedMessage;
 
 /// The columns [`conv_from_row`] reads.
@@ -127,7 +127,7 @@ pub fn conv_storable(conv: &Conversation) -> Result<(), Refusal> {
 }
 
 /// The columns [`message_from_row`] reads (after any the query puts first).
-pub const MSG_COLUMNS: &str = r#"seq, "msgId", "from", data, timestamp, "ackAt", receipt"#;
+pub const MSG_COLUMNS: &str = r#"seq, "msgId", "from", data, timestamp, "ackAt", receipt, meta"#;
 
 /// A message from the columns of [`MSG_COLUMNS`] starting at `at`.
 pub fn message_from_row(cid: &Arc<str>, r: &Row, at: usize) -> StoredMessage {
@@ -142,6 +142,7 @@ pub fn message_from_row(cid: &Arc<str>, r: &Row, at: usize) -> StoredMessage {
         timestamp: r.get(at + 4),
         ack_at: r.get(at + 5),
         receipt: r.get(at + 6),
+        extras: Extras::from_meta(r.get::<_, Option<&str>>(at + 7)),
     }
 }
 

@@ -23,7 +23,7 @@ use tokio_postgres::{Client, Config, NoTls};
 
 use super::errors::{pg, unreachable};
 use super::rows::{conv_from_row, ranges_from, ranges_value, ConvRow, CONV_COLUMNS};
-use crate::domain::{Conversation, NewMessage, StoredMessage};
+use crate::domain::{Conversation, Extras, NewMessage, StoredMessage};
 use crate::store::acks::AckQueue;
 use crate::store::cursor::{Acked, Cursor};
 use crate::store::{
@@ -445,12 +445,17 @@ impl<'a> Tx<'a> {
         let data: Vec<&[u8]> = rows.iter().map(|(_, m)| m.data.as_bytes()).collect();
         let times: Vec<i64> = rows.iter().map(|(_, m)| m.timestamp).collect();
         let receipts: Vec<bool> = rows.iter().map(|(_, m)| m.receipt).collect();
+        let metas: Vec<Option<String>> = rows
+            .iter()
+            .map(|(_, m)| Extras::to_meta(m.extras.as_deref()))
+            .collect();
         self.client
             .execute(
-                r#"INSERT INTO messages (conv, seq, "msgId", "from", data, timestamp, receipt)
+                r#"INSERT INTO messages (conv, seq, "msgId", "from", data, timestamp, receipt,
+                                         meta)
                    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],
-                                        $5::bytea[], $6::bigint[], $7::bool[])"#,
-                &[&nums, &seqs, &ids, &froms, &data, &times, &receipts],
+                                        $5::bytea[], $6::bigint[], $7::bool[], $8::text[])"#,
+                &[&nums, &seqs, &ids, &froms, &data, &times, &receipts, &metas],
             )
             .await
             .map_err(pg)?;

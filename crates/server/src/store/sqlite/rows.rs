@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rusqlite::{params, params_from_iter, Connection, Row};
 use serde_json::{Map, Value};
 
-use crate::domain::{Conversation, StoredMessage};
+use crate::domain::{Conversation, Extras, StoredMessage};
 use crate::store::ImportedMessage;
 
 /// Bits of a message key below the conversation number.
@@ -163,7 +163,7 @@ pub fn sql_value(v: &Value) -> Option<rusqlite::types::Value> {
 }
 
 /// The columns [`message_from_row`] reads.
-pub const MSG_COLUMNS: &str = r#"key, "msgId", "from", data, timestamp, "ackAt", receipt"#;
+pub const MSG_COLUMNS: &str = r#"key, "msgId", "from", data, timestamp, "ackAt", receipt, meta"#;
 
 pub fn message_from_row(cid: &Arc<str>, r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -175,6 +175,7 @@ pub fn message_from_row(cid: &Arc<str>, r: &Row<'_>) -> rusqlite::Result<StoredM
         timestamp: r.get(4)?,
         ack_at: r.get(5)?,
         receipt: r.get(6)?,
+        extras: Extras::from_meta(r.get::<_, Option<String>>(7)?.as_deref()),
     })
 }
 

@@ -22,7 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
 use super::rows::{self, conv_from_row, message_key, ConvRow, CONV_COLUMNS};
-use crate::domain::{Conversation, NewMessage, Refusal, StoredMessage};
+use crate::domain::{Conversation, Extras, NewMessage, Refusal, StoredMessage};
 use crate::store::acks::AckQueue;
 use crate::store::cursor::{Acked, Cursor};
 use crate::store::sequence::next_message;
@@ -491,7 +491,7 @@ impl Writer {
         let inserted = self
             .conn
             .prepare_cached(
-                r#"INSERT INTO messages (key, "msgId", "from", data, timestamp, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
+                r#"INSERT INTO messages (key, "msgId", "from", data, timestamp, receipt, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"#,
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -500,7 +500,8 @@ impl Writer {
                     stored.from,
                     stored.data,
                     stored.timestamp,
-                    stored.receipt
+                    stored.receipt,
+                    Extras::to_meta(stored.extras.as_deref())
                 ])
             });
         self.check(inserted)?;

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use tokio_postgres::types::Json;
-
 use super::{Entry, Op, Output, Tx};
 use crate::domain::{Conversation, NewMessage, Refusal, StoredMessage};
 use crate::store::postgres::errors::{pg, storable};
@@ -174,8 +172,8 @@ impl Tx<'_> {
         Ok(stored)
     }
 
-    /// `patch`: replaces a message's content if its sender asks, and keeps the time
-    /// of the change in its `meta` (`patchTimestamp`).
+    /// `patch`: replaces a message's content if its sender asks; the time of the
+    /// change and the new content's mentions and `bin` go into its `meta`.
     async fn patch(&mut self, p: MessagePatch) -> StoreResult<i64> {
         self.flush_messages().await?;
         let Some(entry) = self.entry(&p.cid).await? else {
@@ -201,14 +199,10 @@ impl Tx<'_> {
         self.client
             .execute(
                 r#"UPDATE messages SET data = $3,
-                       meta = (coalesce(meta::jsonb, '{}') || $4::jsonb)::text
+                       meta = ((coalesce(meta::jsonb, '{}') - 'mentionPids' - 'mentionAll' - 'bin')
+                               || $4::text::jsonb)::text
                    WHERE conv = $1 AND seq = $2"#,
-                &[
-                    &num,
-                    &seq,
-                    &p.data.as_bytes(),
-                    &Json(serde_json::json!({ "patchTimestamp": p.at })),
-                ],
+                &[&num, &seq, &p.data.as_bytes(), &p.meta()],
             )
             .await
             .map_err(pg)?;

@@ -1,5 +1,6 @@
 //! `patch`: a stored message's content replaced (modified or recalled) by its sender;
-//! the time of the change is kept in the message's `meta` (`patchTimestamp`).
+//! the time of the change (`patchTimestamp`) and the new content's mentions and `bin`
+//! replace those in the message's `meta`.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -39,9 +40,11 @@ impl Writer {
             .conn
             .prepare_cached(
                 r#"UPDATE messages SET data = ?2,
-                   meta = json_set(coalesce(meta, '{}'), '$.patchTimestamp', ?3) WHERE key = ?1"#,
+                   meta = json_patch(json_remove(coalesce(meta, '{}'),
+                                                 '$.mentionPids', '$.mentionAll', '$.bin'), ?3)
+                   WHERE key = ?1"#,
             )
-            .and_then(|mut st| st.execute(params![key, p.data, p.at]));
+            .and_then(|mut st| st.execute(params![key, p.data, p.meta()]));
         self.check(r)?;
         Ok(timestamp)
     }
