@@ -24,7 +24,7 @@ const appFor = (sdk, flow) => {
   apps.push(id)
   return id
 }
-const FLOWS = ['chat', 'cross', 'signed', 'shared', 'unread', 'patch', 'extras']
+const FLOWS = ['chat', 'cross', 'signed', 'shared', 'unread', 'patch', 'extras', 'device']
 for (const sdk of SDKS) for (const flow of FLOWS) appFor(sdk, flow)
 const appOf = (sdk, flow) => apps[SDKS.indexOf(sdk) * FLOWS.length + FLOWS.indexOf(flow)]
 
@@ -32,7 +32,7 @@ before(async () => {
   const signed = SDKS.map((sdk) => `${appOf(sdk, 'signed')}:${MASTER}`)
   const open = apps.filter((a) => !a.endsWith('signed'))
   // The unread and extras flows read the server's own counts through the REST API.
-  const keys = SDKS.flatMap((sdk) => ['unread', 'extras'].flatMap((flow) => ['--api-key', `${appOf(sdk, flow)}:${MASTER}`]))
+  const keys = SDKS.flatMap((sdk) => ['unread', 'extras', 'device'].flatMap((flow) => ['--api-key', `${appOf(sdk, flow)}:${MASTER}`]))
   srv = await startServer({ app: open.concat(signed), args: keys })
   v2 = originalFactory(srv.routerUrl)
 })
@@ -288,6 +288,21 @@ async function serverUnread (appId, client) {
   return (await res.json()).count
 }
 
+// Waits until the server no longer counts `client` online (REST, master key).
+async function offline (appId, client) {
+  for (let k = 0; k < 500; k++) {
+    const res = await fetch(`${srv.routerUrl}/1.2/rtm/clients/check-online`, {
+      method: 'POST',
+      headers: { 'X-LC-Id': appId, 'X-LC-Key': `${MASTER},master`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ client_ids: [client] })
+    })
+    assert.equal(res.status, 200)
+    if ((await res.json()).results.length === 0) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  assert.fail(`${client} is still online`)
+}
+
 // Waits until the server counts `count` messages unread for `client`.
 async function settled (appId, client, count) {
   let now = -1
@@ -464,5 +479,65 @@ for (const sdk of SDKS) {
     await bob2.close()
     await alice.close()
     carol.close()
+  })
+}
+
+// The first reply of `emitter` to `event`.
+const once = (emitter, event) => new Promise((resolve) => emitter.once(event, (...args) => resolve(args)))
+
+for (const sdk of SDKS) {
+  // A second device: the other SDK (5.x allows one Realtime per appId in a process).
+  const other = SDKS.find((s) => s !== sdk)
+  const { Realtime, Event } = sdk.sdk
+
+  test(`${sdk.name}: single-device login: a login under the same tag elsewhere displaces the first, and its reconnect is refused`, T, async () => {
+    const appId = appOf(sdk, 'device')
+    const id = `${appId}_alice`
+    const phone = new Realtime(sdk.options(srv, appId))
+    const tablet = new other.sdk.Realtime(other.options(srv, appId))
+    const first = await phone.createIMClient(id, { tag: 'mobile' })
+    const conflicts = []
+    first.on(Event.CONFLICT, (payload) => conflicts.push(payload))
+
+    // Its own reconnect (the same device) is let in.
+    const back = once(first, Event.RECONNECT)
+    phone.pause()
+    phone.resume()
+    await back
+    assert.deepEqual(await first.ping([id]), [id])
+
+    // Another tag, or none, on the other device displaces nobody.
+    const web = await tablet.createIMClient(id, { tag: 'web' })
+    await web.close()
+    const untagged = await tablet.createIMClient(id)
+    await untagged.close()
+    assert.deepEqual(conflicts, [])
+
+    // The same tag on the other device: the first is told, and is gone.
+    const second = await tablet.createIMClient(id, { tag: 'mobile' })
+    await until(() => conflicts.length === 1, 'the first device is displaced')
+    assert.equal(conflicts[0].reason, 'SESSION_CONFLICT')
+    assert.deepEqual(await second.ping([id]), [id])
+
+    // The first device logs in afresh and takes the tag back (the SDK keeps a
+    // displaced client until it is closed); then, while it is offline, the other one
+    // logs in again: its reconnect is refused with 4111.
+    await first.close().catch(() => {})
+    const displaced = []
+    second.on(other.sdk.Event.CONFLICT, (payload) => displaced.push(payload))
+    const again = await phone.createIMClient(id, { tag: 'mobile' })
+    await until(() => displaced.length === 1, 'the second device is displaced')
+    const refused = once(again, Event.RECONNECT_ERROR)
+    phone.pause()
+    await offline(appId, id)
+    await second.close().catch(() => {})
+    const third = await tablet.createIMClient(id, { tag: 'mobile' })
+    phone.resume()
+    const [error] = await refused
+    assert.equal(error.code, 4111)
+    // The device that holds the tag goes on working.
+    assert.deepEqual(await third.ping([id]), [id])
+    await third.close()
+    await again.close().catch(() => {})
   })
 }

@@ -172,6 +172,23 @@ async fn a_conversation_fed_on_two_nodes_reaches_a_third_session_in_seq_order() 
 }
 
 #[tokio::test]
+async fn a_login_under_the_same_tag_displaces_the_device_on_another_node() {
+    let Some(redis) = redis_url() else { return };
+    let (_db, nodes) = nodes(2, &redis).await;
+    let (n1, n2) = (nodes[0].local_addr(), nodes[1].local_addr());
+    let mut phone = Client::open_tagged(n1, "cl-dev", Some(("mobile", "phone"))).await;
+    let _web = Client::open_tagged(n2, "cl-dev", Some(("web", "laptop"))).await;
+    let mut tablet = Client::open_tagged(n2, "cl-dev", Some(("mobile", "tablet"))).await;
+    assert_eq!(
+        until_cmd(&mut phone, "session").await,
+        json!({"cmd":"session","op":"closed","code":4111,"reason":"SESSION_CONFLICT","peerId":"cl-dev"})
+    );
+    assert_eq!(phone.closed().await, Some(4111));
+    assert_eq!(ping(&mut tablet, &["cl-dev"]).await, ["cl-dev"]);
+    stop(nodes).await;
+}
+
+#[tokio::test]
 async fn presence_rooms_limits_and_kicks_span_nodes() {
     let Some(redis) = redis_url() else { return };
     let db = test_db();

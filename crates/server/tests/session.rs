@@ -142,6 +142,9 @@ async fn session_close_replies_and_keeps_the_socket() {
         .await;
     assert_eq!(err["cmd"], "error");
     assert_eq!(err["code"], 4105);
+    // Closing again closes nothing, and says so.
+    let again = a.request(json!({"cmd":"session","op":"close"})).await;
+    assert_eq!(again, json!({"cmd":"session","op":"closed","i":again["i"]}));
     a.send_text("{}").await;
     assert_eq!(a.recv().await, json!({}));
     server.shutdown().await.expect("shutdown");
@@ -163,6 +166,23 @@ async fn every_device_of_a_client_is_online_until_the_last_leaves() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let r = watcher.request(ping).await;
     assert_eq!(r["onlineSessionPeerIds"], json!([]));
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_login_under_the_same_tag_on_another_device_displaces_the_first() {
+    let server = start_default().await;
+    let addr = server.local_addr();
+    let mut phone = Client::open_tagged(addr, "alice", Some(("mobile", "phone"))).await;
+    // Another tag, or the same device again, displaces nobody.
+    let _web = Client::open_tagged(addr, "alice", Some(("web", "laptop"))).await;
+    let _same = Client::open_tagged(addr, "alice", Some(("mobile", "phone"))).await;
+    let _tablet = Client::open_tagged(addr, "alice", Some(("mobile", "tablet"))).await;
+    assert_eq!(
+        phone.recv().await,
+        json!({"cmd":"session","op":"closed","code":4111,"reason":"SESSION_CONFLICT","peerId":"alice"})
+    );
+    assert_eq!(phone.closed().await, Some(4111));
     server.shutdown().await.expect("shutdown");
 }
 

@@ -17,7 +17,9 @@ use tokio::task::JoinHandle;
 
 use super::envelope::Envelope;
 use super::{keys, presence};
+use crate::auth::session_token;
 use crate::domain::event::{Event, Push};
+use crate::domain::Device;
 use crate::hub::{Hub, LocalHub, Outbox, SessionId, TooManySessions};
 
 /// Adds a session unless its clientId has `max` already (atomic across nodes).
@@ -339,6 +341,35 @@ impl Hub for RedisHub {
                 kicked += n;
             }
             kicked
+        }
+        .boxed()
+    }
+
+    fn claim_device<'a>(&'a self, client: &'a str, device: &'a Device) -> BoxFuture<'a, ()> {
+        async move {
+            let key = keys::devices(client);
+            let claimed: RedisResult<()> = redis::pipe()
+                .hset(&key, &device.tag, &device.id)
+                .ignore()
+                .expire(&key, session_token::TTL_SECS)
+                .ignore()
+                .query_async(&mut self.conn())
+                .await;
+            if let Err(e) = claimed {
+                tracing::warn!(error = %e, client, "recording a device login failed");
+            }
+        }
+        .boxed()
+    }
+
+    fn device_of<'a>(&'a self, client: &'a str, tag: &'a str) -> BoxFuture<'a, Option<String>> {
+        async move {
+            let held: RedisResult<Option<String>> =
+                self.conn().hget(keys::devices(client), tag).await;
+            held.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, client, "reading a device login failed");
+                None
+            })
         }
         .boxed()
     }

@@ -9,6 +9,7 @@
 //! | `lrt:r:{cid}` | hash | a transient conversation's participants: `{node}/{conn}` → clientId |
 //! | `lrt:rs:{node}` | set | the node's participations as `{conn}/{cid}` |
 //! | `lrt:nonce:{nonce}` | string with a TTL | a signature nonce already used |
+//! | `lrt:d:{client}` | hash with a TTL | single-device login: tag → the device last logged in |
 //! | `lrt:i:{node}` | channel | what other nodes deliver to the node's sessions |
 
 pub const NODES: &str = "lrt:nodes";
@@ -35,6 +36,10 @@ pub fn node_rooms(node: &str) -> String {
 
 pub fn inbox(node: &str) -> String {
     format!("lrt:i:{node}")
+}
+
+pub fn devices(client: &str) -> String {
+    format!("lrt:d:{client}")
 }
 
 pub fn nonce(nonce: &str) -> String {

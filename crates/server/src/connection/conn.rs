@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use leanrt_protocol::command::Command;
+use leanrt_protocol::ErrorCode;
 use serde_json::{json, Number, Value};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
@@ -247,6 +248,16 @@ impl Conn {
 
     /// Writes a live push.
     fn emit(&mut self, push: &Push) {
+        if let Event::Conflict { device } = &push.event {
+            if self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.displaced_by(device))
+            {
+                self.close.get_or_insert(ErrorCode::SessionConflict.code());
+            }
+            return;
+        }
         // v2 has no read receipts or patches: 2.4.0 would misread them.
         if self.dialect == Dialect::Json && push.event.is_v3_only() {
             return;
@@ -368,8 +379,10 @@ impl Conn {
         })
     }
 
-    /// One frame of v2 JSON text in the connection's dialect.
-    pub fn frame(&self, text: Utf8Bytes) -> Option<Message> {
+    /// One frame of v2 JSON text in the connection's dialect, with `peerId` once
+    /// there is a session (the SDKs route by it when sessions share a socket).
+    pub fn frame(&self, body: &str) -> Option<Message> {
+        let text = render::addressed(self.prefix.as_deref(), body);
         self.dialect.frame(text, self.session.as_ref())
     }
 

@@ -330,7 +330,7 @@ pub async fn serve<S>(
             code: CloseCode::from(code),
             reason: close_reason(code).into(),
         };
-        let notice = json::closing_notice(code).and_then(|n| conn.frame(n.into()));
+        let notice = json::closing_notice(code).and_then(|n| conn.frame(&n));
         let closing = async {
             if let Some(notice) = notice {
                 sink.send(notice).await?;

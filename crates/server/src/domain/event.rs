@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::{Extras, StoredMessage};
+use super::{Device, Extras, StoredMessage};
 
 /// A pushed event (serialisable, so that a networked hub can carry it to other nodes).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -40,6 +40,9 @@ pub enum Event {
         joined: bool,
         by: String,
     },
+    /// `client` logged in from `device`: its sessions under the same tag on other
+    /// devices close with 4111 (never written as a frame).
+    Conflict { device: Device },
     /// `members` were added (`members-joined`) or removed (`members-left`).
     Members {
         cid: String,

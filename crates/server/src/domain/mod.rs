@@ -10,6 +10,15 @@ pub mod rules;
 pub use conversation::Conversation;
 pub use message::{Extras, NewMessage, StoredMessage};
 
+/// The device a session logged in from under a `tag` (v3 single-device login):
+/// sessions of one clientId with the same tag on other devices are closed (4111).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Device {
+    pub tag: String,
+    /// `deviceId` (or Swift's `deviceToken`); `""` when the SDK sent none.
+    pub id: String,
+}
+
 /// One session: the node serving it and its connection number there.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SessionId {

@@ -9,6 +9,7 @@ use leanrt_protocol::ErrorCode;
 
 use super::{Hub, Outbox, SessionId, TooManySessions};
 use crate::domain::event::Push;
+use crate::domain::Device;
 
 struct Session {
     client: String,
@@ -22,6 +23,9 @@ struct State {
     sessions: HashMap<u64, Session>,
     by_client: HashMap<String, Vec<u64>>,
     rooms: HashMap<String, HashSet<u64>>,
+    /// Single-device login: `(clientId, tag)` → the device that last logged in (one
+    /// entry per clientId and tag ever used, kept while the process runs).
+    devices: HashMap<(String, String), String>,
 }
 
 /// The in-process hub.
@@ -219,6 +223,17 @@ impl Hub for LocalHub {
             }
         }
         Box::pin(ready(conns.len()))
+    }
+
+    fn claim_device<'a>(&'a self, client: &'a str, device: &'a Device) -> BoxFuture<'a, ()> {
+        let key = (client.to_owned(), device.tag.clone());
+        self.state().devices.insert(key, device.id.clone());
+        Box::pin(ready(()))
+    }
+
+    fn device_of<'a>(&'a self, client: &'a str, tag: &'a str) -> BoxFuture<'a, Option<String>> {
+        let key = (client.to_owned(), tag.to_owned());
+        Box::pin(ready(self.state().devices.get(&key).cloned()))
     }
 
     fn online<'a>(&'a self, clients: &'a [String]) -> BoxFuture<'a, Vec<bool>> {

@@ -25,6 +25,7 @@ pub use local::LocalHub;
 pub use outbox::Outbox;
 
 use crate::domain::event::Push;
+use crate::domain::Device;
 pub use crate::domain::SessionId;
 
 /// Why a session could not be attached.
@@ -55,6 +56,13 @@ pub trait Hub: Send + Sync + 'static {
 
     /// Closes every session of `client` with `code` (a kick); returns how many.
     fn kick<'a>(&'a self, client: &'a str, code: ErrorCode) -> BoxFuture<'a, usize>;
+
+    /// Single-device login: records `device` as the last to log `client` in under
+    /// its tag.
+    fn claim_device<'a>(&'a self, client: &'a str, device: &'a Device) -> BoxFuture<'a, ()>;
+
+    /// The id of the device that last logged `client` in under `tag`, if known.
+    fn device_of<'a>(&'a self, client: &'a str, tag: &'a str) -> BoxFuture<'a, Option<String>>;
 
     /// Whether each of `clients` has a session.
     fn online<'a>(&'a self, clients: &'a [String]) -> BoxFuture<'a, Vec<bool>>;

@@ -43,6 +43,11 @@ pub fn dispatch_parsed(conn: &mut Conn, env: Result<Envelope, Unreadable>) {
     }
     let opening = cmd == "session" && env.op == "open";
     if !conn.has_session() && !opening {
+        // Nothing to close is closed: a displaced or refused v3 client's `close()`
+        // waits for this reply before it lets its socket go.
+        if cmd == "session" && env.op == "close" && i.is_some() {
+            return conn.reply(i.as_ref(), json!({"cmd": "session", "op": "closed"}));
+        }
         if i.is_some() {
             return respond(
                 conn,
@@ -305,6 +310,11 @@ fn open(conn: &mut Conn, i: Option<Number>, req: SessionOpen) {
 fn refuse(conn: &mut Conn, i: Option<&Number>, code: ErrorCode) {
     match conn.dialect {
         Dialect::Json => conn.send(session_closed(code)),
+        // A displaced device's reconnect: the SDK reports it and stays down, so the
+        // socket stays open (closing it would only bring the reconnect back).
+        Dialect::V3(_) if code == ErrorCode::SessionConflict => {
+            return conn.reply(i, session_closed(code))
+        }
         Dialect::V3(_) => conn.reply(i, session_closed(code)),
     }
     conn.close = Some(code.code());
@@ -316,8 +326,11 @@ fn session_closed(code: ErrorCode) -> Value {
 }
 
 /// The frame that goes before closing a connection with `code`, when one does: a
-/// kick ends the session (`session closed`), other closes only the socket.
+/// kick or a login elsewhere ends the session (`session closed`), other closes only
+/// the socket.
 pub fn closing_notice(code: u16) -> Option<String> {
-    (code == ErrorCode::KickedByApp.code())
-        .then(|| session_closed(ErrorCode::KickedByApp).to_string())
+    [ErrorCode::KickedByApp, ErrorCode::SessionConflict]
+        .into_iter()
+        .find(|c| c.code() == code)
+        .map(|c| session_closed(c).to_string())
 }

@@ -1,5 +1,6 @@
 //! The v2 JSON dialect's outbound frames: events, replies and records.
 
+use leanrt_protocol::ErrorCode;
 use serde_json::{json, Map, Value};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -144,6 +145,8 @@ pub fn event(e: &Event) -> String {
             };
             json!({"cmd": "conv", "op": op, "cid": cid, "m": members, "initBy": by}).to_string()
         }
+        // Sessions act on it instead (they close); were one written, it would say so.
+        Event::Conflict { .. } => super::session_closed(ErrorCode::SessionConflict).to_string(),
     }
 }
 

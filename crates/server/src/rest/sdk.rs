@@ -22,7 +22,9 @@ fn holder<'r>(service: &Service, req: &'r Request) -> Result<&'r str, Error> {
     let token = req
         .header("x-lc-im-session-token")
         .ok_or_else(unauthorized)?;
-    session_token::holder(key, app_id, token, now_ms()).ok_or_else(unauthorized)
+    session_token::holder(key, app_id, token, now_ms())
+        .map(|h| h.client)
+        .ok_or_else(unauthorized)
 }
 
 /// `GET /1.1/rtm/notifications`: the notifications a client missed while offline.

@@ -25,7 +25,7 @@ use crate::auth::Signatures;
 use crate::config::{Apps, Limits};
 use crate::domain::event::Push;
 use crate::domain::rules::RecordLimits;
-use crate::domain::{Refusal, SessionId};
+use crate::domain::{Device, Refusal, SessionId};
 use crate::hub::Hub;
 use crate::store::{Store, StoreError, StoreResult};
 
@@ -59,6 +59,18 @@ pub struct SessionCtx {
     pub app_id: String,
     /// Set when the app enforces signatures.
     pub master_key: Option<String>,
+    /// The device of a login under a tag (single-device login).
+    pub device: Option<Device>,
+}
+
+impl SessionCtx {
+    /// Whether a login from `other` displaces this session: the same tag, another
+    /// device.
+    pub fn displaced_by(&self, other: &Device) -> bool {
+        self.device
+            .as_ref()
+            .is_some_and(|own| own.tag == other.tag && own.id != other.id)
+    }
 }
 
 /// Pushes to make once the request's own reply is on its way: the initiator sees

@@ -261,7 +261,8 @@ fn bad(detail: String) -> Failure {
 /// `frame` with a fresh session token (`st`, `stTtl`) for `session`.
 fn with_token(mut frame: Value, session: &SessionCtx) -> Value {
     let key = session.master_key.as_deref().unwrap_or_default();
-    let st = session_token::issue(key, &session.app_id, &session.client, now_ms());
+    let device = session.device.as_ref();
+    let st = session_token::issue(key, &session.app_id, &session.client, device, now_ms());
     frame["st"] = json!(st);
     frame["stTtl"] = json!(session_token::TTL_SECS);
     frame

@@ -141,10 +141,19 @@ impl Client {
 
     /// Connects and opens a session as `peer` in the default app.
     pub async fn open(addr: SocketAddr, peer: &str) -> Client {
+        Client::open_tagged(addr, peer, None).await
+    }
+
+    /// Like `open`, logged in under a `(tag, deviceId)` for single-device login.
+    pub async fn open_tagged(addr: SocketAddr, peer: &str, device: Option<(&str, &str)>) -> Client {
         let mut c = Client::connect(addr).await;
-        let opened = c
-            .request(json!({"cmd":"session","op":"open","appId":APP,"ua":"js/2.4.0","peerId":peer}))
-            .await;
+        let mut open =
+            json!({"cmd":"session","op":"open","appId":APP,"ua":"js/2.4.0","peerId":peer});
+        if let Some((tag, id)) = device {
+            open["tag"] = json!(tag);
+            open["deviceId"] = json!(id);
+        }
+        let opened = c.request(open).await;
         assert_eq!(opened["op"], "opened", "{opened}");
         c.peer = peer.to_owned();
         c
