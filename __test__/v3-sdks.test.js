@@ -7,7 +7,7 @@ const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 
 const { startServer, stopAll } = require('./helpers/server')
-const { originalFactory, closeAll } = require('./helpers/original')
+const { originalFactory, closeAll, opened, call: v2Call } = require('./helpers/original')
 const { SDKS } = require('./helpers/v3-sdks')
 const { until } = require('./leanrt-common')
 
@@ -43,12 +43,7 @@ after(async () => {
 })
 
 // A 2.4.0 client, opened.
-function v2Client (appId, clientId) {
-  return new Promise((resolve) => {
-    const c = v2({ appId, clientId }, () => resolve(c))
-  })
-}
-const v2Call = (fn) => new Promise((resolve) => fn(resolve))
+const v2Client = (appId, clientId) => opened(v2, appId, clientId)
 
 // A typed message of the app's own (type 1), as the SDK docs define one.
 function voteClass (sdk) {

@@ -27,7 +27,7 @@ const node = run(process.execPath, ['--test', '--test-concurrency=1', ...files],
 // both current SDKs, the REST API, kill -9 durability, and docs/deploy.md's cluster.
 const ON_POSTGRES = [
   'original-harness', 'original-compat', 'original-limits', 'original-signatures',
-  'leanrt-api', 'fault-kill', 'rest-api', 'v3-sdks', 'v3-frames', 'differential', 'deploy',
+  'leanrt-api', 'fault-kill', 'rest-api', 'v3-sdks', 'v3-frames', 'v3-temporary', 'differential', 'deploy',
   'migrate-postgres'
 ].map((name) => path.join('__test__', `${name}.test.js`))
 

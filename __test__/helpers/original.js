@@ -8,6 +8,8 @@
 //   const client = rt({ appId: 'A', clientId: 'alice' }, (opened) => { ... })
 //   ...
 //   await closeAll()                                 // in `after`/`afterEach`
+//   const bob = await opened(rt, 'A', 'bob')          // a client, once open
+//   const room = await call((cb) => bob.room(cid, cb)) // a one-callback call as a promise
 //
 // Patches (all on the module-global `realtime._engine`, applied once):
 // - getServer: the original's own logic (region check that throws 'There is no this region.',
@@ -206,8 +208,21 @@ function assertNoUncaught (assert, since = 0) {
   }
 }
 
+// A client of `factory` (from originalFactory), once it has opened.
+function opened (factory, appId, clientId) {
+  return new Promise((resolve) => {
+    const c = factory({ appId, clientId }, () => resolve(c))
+  })
+}
+
+// A 2.4.0 call that takes one callback (`room`, `send`, `query`, …) as a promise of
+// what it passes: `await call((cb) => client.room(cid, cb))`.
+const call = (fn) => new Promise((resolve) => fn(resolve))
+
 module.exports = {
   realtime,
+  opened,
+  call,
   frames,
   originalFactory,
   closeAll,

@@ -115,6 +115,10 @@ struct Fields {
     mention_pids: Option<Value>,
     mention_all: Option<Value>,
     binary_msg: Option<Value>,
+    temp_conv: Option<Value>,
+    #[serde(rename = "tempConvTTL")]
+    temp_conv_ttl: Option<Value>,
+    temp_conv_ids: Option<Value>,
 }
 
 /// A frame's routing part and its untyped fields.
@@ -229,11 +233,25 @@ impl Envelope {
                     Some(Value::Object(o)) => o.clone(),
                     Some(_) => return Err(Invalid::bad("attr must be an object")),
                 };
+                let temporary = match (
+                    truthy(f.temp_conv.as_ref()),
+                    integer(f.temp_conv_ttl.as_ref()),
+                ) {
+                    (false, _) => None,
+                    (true, Ok(ttl)) => Some(TempConv { ttl }),
+                    (true, Err(NotANumber)) => {
+                        return Err(Invalid::new(
+                            ErrorCode::ConversationApiFailed,
+                            "tempConvTTL must be a number of seconds",
+                        ))
+                    }
+                };
                 Command::ConvStart(ConvStart {
                     members,
                     attr,
                     transient: truthy(f.transient.as_ref()),
                     unique: truthy(f.unique.as_ref()),
+                    temporary,
                     signature: self.signature(),
                 })
             }
@@ -343,6 +361,8 @@ impl Envelope {
             limit: int(f.limit.as_ref(), "limit")?,
             skip: int(f.skip.as_ref(), "skip")?,
             flag: int(f.flag.as_ref(), "flag")?.unwrap_or(0),
+            temporary_ids: client_ids(f.temp_conv_ids.as_ref(), "tempConvIds")
+                .map_err(|e| failed(&e.detail))?,
         })
     }
 
@@ -458,7 +478,16 @@ pub struct ConvStart {
     pub attr: Map<String, Value>,
     pub transient: bool,
     pub unique: bool,
+    /// `tempConv` (v3): a temporary conversation is asked for.
+    pub temporary: Option<TempConv>,
     pub signature: Option<Signature>,
+}
+
+/// What `conv start` asks of a temporary conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TempConv {
+    /// `tempConvTTL`: its lifetime in seconds, when given.
+    pub ttl: Option<i64>,
 }
 
 /// `conv add` or `conv remove`.
@@ -477,6 +506,9 @@ pub struct ConvQuery {
     pub limit: Option<i64>,
     pub skip: Option<i64>,
     pub flag: i64,
+    /// `tempConvIds` (v3): the temporary conversations asked for by id, in place of
+    /// `where`.
+    pub temporary_ids: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -8,6 +8,11 @@ pub fn random_id() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
+/// A temporary conversation's id: its prefix, then a [`random_id`].
+pub fn temporary_id() -> String {
+    format!("{}{}", crate::domain::temporary::PREFIX, random_id())
+}
+
 /// A message id of the same shape: 16 bytes, the first 6 the time in ms (big-endian),
 /// the other 10 random. Ids made close in time share a prefix, so the store's unique
 /// index on them takes each commit's ids in a few pages instead of one random page
@@ -38,6 +43,9 @@ mod tests {
         assert_eq!((a.len(), b.len()), (22, 22));
         assert_eq!(a[..6], b[..6], "close in time, same prefix");
         assert_ne!(super::message_id(1), super::message_id(1), "random tail");
+        let temp = super::temporary_id();
+        assert!(temp.starts_with("_tmp:") && temp.len() == 27);
+        assert_ne!(temp, super::temporary_id());
         let id = super::object_id(1_451_606_400_000);
         assert_eq!(id.len(), 24);
         assert!(id.starts_with("5685c180"));

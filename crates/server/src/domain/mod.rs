@@ -6,6 +6,7 @@ pub mod event;
 mod message;
 pub mod query;
 pub mod rules;
+pub mod temporary;
 
 pub use conversation::Conversation;
 pub use message::{Extras, NewMessage, StoredMessage};
@@ -37,4 +38,6 @@ pub enum Refusal {
     Invalid(String),
     /// The record would outgrow its size cap (with a detail).
     TooLarge(String),
+    /// A temporary conversation past its expiry: 4303, whatever the command.
+    Expired,
 }

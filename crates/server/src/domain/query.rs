@@ -8,6 +8,7 @@ use leanrt_protocol::command::{truthy, ConvQuery};
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
+use super::temporary;
 use crate::time::parse_iso;
 
 /// Fields holding dates; query values for them are normalised to ms.
@@ -24,6 +25,11 @@ pub struct Query {
     pub with_last_message: bool,
     /// Whether system conversations may be returned (`where` mentions sys or objectId).
     pub include_system: bool,
+    /// Whether temporary conversations may be returned (`where` mentions objectId,
+    /// or `tempConvIds` names them); expired ones never are.
+    pub include_temporary: bool,
+    /// The time the query runs at (ms), for expiry.
+    pub now: i64,
 }
 
 /// A `where` object, compiled.
@@ -52,30 +58,58 @@ pub enum Cond {
 pub type QueryError = String;
 
 impl Query {
-    /// Compiles a `conv query`.
-    pub fn parse(req: &ConvQuery) -> Result<Query, QueryError> {
-        let include_system = mentions(&req.where_, "sys") || mentions(&req.where_, "objectId");
-        let filter = parse_object(&req.where_)?;
+    /// Compiles a `conv query` to run at `now`. With `tempConvIds`, `where` is
+    /// ignored: the query is for those of the ids that name temporary conversations.
+    pub fn parse(req: &ConvQuery, now: i64) -> Result<Query, QueryError> {
+        let named = !req.temporary_ids.is_empty();
+        let where_ = if named {
+            let ids = req.temporary_ids.iter();
+            let ids: Vec<&String> = ids.filter(|id| temporary::is_temporary(id)).collect();
+            serde_json::json!({"objectId": {"$in": ids}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            req.where_.clone()
+        };
+        let by_id = mentions(&where_, "objectId");
+        let include_system = mentions(&where_, "sys") || by_id;
+        let filter = parse_object(&where_)?;
         let sort = match &req.sort {
             None => vec![("lm".to_owned(), true)],
             Some(s) => parse_sort(s),
         };
         let clamp = |v: i64, lo: i64, hi: i64| usize::try_from(v.clamp(lo, hi)).unwrap_or(0);
+        let default_limit = if named {
+            req.temporary_ids.len() as i64
+        } else {
+            10
+        };
         Ok(Query {
             filter,
             sort,
             skip: clamp(req.skip.unwrap_or(0), 0, i64::MAX),
-            limit: clamp(req.limit.unwrap_or(10), 1, 1000),
+            limit: clamp(req.limit.unwrap_or(default_limit), 1, 1000),
             compact: req.flag & 1 != 0,
             with_last_message: req.flag & 2 != 0,
             include_system,
+            include_temporary: by_id,
+            now,
         })
     }
 
     /// Whether `doc` (see `Conversation::match_doc`) passes the filter.
     pub fn matches(&self, doc: &Value) -> bool {
         (self.include_system || doc.get("sys") != Some(&Value::Bool(true)))
+            && self.may_return_temporary(doc)
             && self.filter.matches(doc)
+    }
+
+    /// Whether `doc` is no temporary conversation, or one this query may return.
+    fn may_return_temporary(&self, doc: &Value) -> bool {
+        let id = doc.get("objectId").and_then(Value::as_str);
+        !id.is_some_and(temporary::is_temporary)
+            || (self.include_temporary && !temporary::doc_expired(doc, self.now))
     }
 
     /// Orders documents by the sort keys; missing values sort lowest.
@@ -95,10 +129,14 @@ impl Query {
         self.filter.field_values("objectId")
     }
 
-    /// The top-level fields the filter and the sort read, with `sys` (always
-    /// checked): a store may decode only these to match a candidate.
+    /// The top-level fields the filter and the sort read, with `sys` and `objectId`
+    /// (always checked) and the expiry when temporary conversations may be returned:
+    /// a store may decode only these to match a candidate.
     pub fn fields(&self) -> std::collections::BTreeSet<String> {
-        let mut out = std::collections::BTreeSet::from(["sys".to_owned()]);
+        let mut out = std::collections::BTreeSet::from(["sys".to_owned(), "objectId".to_owned()]);
+        if self.include_temporary {
+            out.insert(temporary::EXPIRES_AT.to_owned());
+        }
         let mut stack = vec![&self.filter];
         while let Some(f) = stack.pop() {
             match f {
@@ -412,7 +450,7 @@ mod tests {
     }
 
     fn q(v: Value) -> Query {
-        Query::parse(&typed(v)).expect("valid query")
+        Query::parse(&typed(v), 0).expect("valid query")
     }
 
     #[test]
@@ -459,7 +497,7 @@ mod tests {
 
     #[test]
     fn bad_where_is_rejected() {
-        assert!(Query::parse(&typed(json!({"where": {"a": {"$bogus": 1}}}))).is_err());
-        assert!(Query::parse(&typed(json!({"where": {"$or": 1}}))).is_err());
+        assert!(Query::parse(&typed(json!({"where": {"a": {"$bogus": 1}}})), 0).is_err());
+        assert!(Query::parse(&typed(json!({"where": {"$or": 1}})), 0).is_err());
     }
 }

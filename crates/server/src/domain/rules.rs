@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::{Conversation, Refusal};
 
 /// Top-level `_Conversation` fields that `conv update` may not set (§6.8).
-pub const RESERVED_FIELDS: [&str; 10] = [
+pub const RESERVED_FIELDS: [&str; 11] = [
     "objectId",
     "c",
     "m",
@@ -18,6 +18,7 @@ pub const RESERVED_FIELDS: [&str; 10] = [
     "lm",
     "createdAt",
     "updatedAt",
+    super::temporary::EXPIRES_AT,
 ];
 
 /// Deepest nesting of a stored field. Well below serde_json's read limit (128), so
@@ -161,8 +162,10 @@ fn members_changed(conv: &mut Conversation, changed: bool, now: i64) {
     }
 }
 
-/// Normal conversations take messages from members; transient ones from anyone.
+/// Normal conversations take messages from members; transient ones from anyone;
+/// an expired temporary one from no one.
 pub fn may_send(conv: &Conversation, from: &str) -> Result<(), Refusal> {
+    conv.alive(crate::time::now_ms())?;
     if conv.transient || conv.has_member(from) {
         Ok(())
     } else {
@@ -182,7 +185,7 @@ pub fn may_read(conv: &Conversation, requester: &str) -> Result<(), Refusal> {
 
 /// Applies `conv update` (§6.8) as `actor`: each key is a dot path whose value is
 /// replaced (`attr.k` merges into `attr`). Members may update normal conversations,
-/// only the creator a transient one.
+/// only the creator a transient one; no one an expired temporary one.
 pub fn update(
     conv: &mut Conversation,
     actor: &str,
@@ -190,6 +193,7 @@ pub fn update(
     limits: RecordLimits,
     now: i64,
 ) -> Result<(), Refusal> {
+    conv.alive(now)?;
     let allowed = if conv.transient {
         conv.creator == actor
     } else {

@@ -143,10 +143,12 @@ pub fn run(conn: &mut Conn, i: Option<Number>, command: Command) {
                 let started = service.start(&s, req).await;
                 answer(i, false, started, |conn, i, started| {
                     let c = &started.conv;
-                    conn.reply(
-                        i,
-                        json!({"cmd": "conv", "op": "started", "cid": c.id, "cdate": iso(c.created_at)}),
-                    );
+                    let mut reply =
+                        json!({"cmd": "conv", "op": "started", "cid": c.id, "cdate": iso(c.created_at)});
+                    if let Some(ttl) = c.lifetime_secs() {
+                        reply["tempConvTTL"] = json!(ttl);
+                    }
+                    conn.reply(i, reply);
                     notify(conn, started.notices);
                 })
             }
@@ -155,9 +157,10 @@ pub fn run(conn: &mut Conn, i: Option<Number>, command: Command) {
             Command::ConvQuery(req) => {
                 let found = service.query(&req).await;
                 answer(i, false, found, |conn, i, (hits, compact)| {
+                    let now = now_ms();
                     let results: Vec<Value> = hits
                         .iter()
-                        .map(|(c, last)| render::conversation(c, compact, last.as_ref()))
+                        .map(|(c, last)| render::conversation(c, compact, last.as_ref(), now))
                         .collect();
                     conn.reply(i, json!({"cmd": "conv", "op": "results", "results": results}));
                 })

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::event::Event;
+use crate::domain::temporary;
 use crate::domain::{Conversation, Extras, StoredMessage};
 use crate::service::{Failure, Unread};
 use crate::time::iso;
@@ -177,9 +178,21 @@ pub fn log_item(m: &StoredMessage) -> Value {
 }
 
 /// The record as sent in `conv results` (§6.2): `lm` as a Date object, the other
-/// dates as ISO strings, flags only when set. `compact` omits `m` and `mu`.
-pub fn conversation(c: &Conversation, compact: bool, last: Option<&StoredMessage>) -> Value {
+/// dates as ISO strings, flags only when set. `compact` omits `m` and `mu`. A
+/// temporary conversation has `temp: true` and `ttl`, the seconds it has left at
+/// `now`, in place of its reserved expiry key.
+pub fn conversation(
+    c: &Conversation,
+    compact: bool,
+    last: Option<&StoredMessage>,
+    now: i64,
+) -> Value {
     let mut out: Map<String, Value> = c.extra.clone();
+    out.remove(temporary::EXPIRES_AT);
+    if let Some(ttl) = c.remaining_secs(now) {
+        out.insert("temp".into(), json!(true));
+        out.insert("ttl".into(), json!(ttl));
+    }
     out.insert("objectId".into(), json!(c.id));
     out.insert("c".into(), json!(c.creator));
     if !compact && !c.transient {

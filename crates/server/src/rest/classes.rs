@@ -18,7 +18,7 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
 fn record(conv: &Conversation) -> Value {
-    render::conversation(conv, false, None)
+    render::conversation(conv, false, None, crate::time::now_ms())
 }
 
 /// Whether the caller asked for the whole record back (`fetchWhenSave`, `new`).
@@ -204,8 +204,9 @@ fn parse(
         limit: Some(limit),
         skip: Some(skip),
         flag: 0,
+        temporary_ids: Vec::new(),
     };
-    Query::parse(&req).map_err(|e| Error::bad_request(format!("where: {e}")))
+    Query::parse(&req, crate::time::now_ms()).map_err(|e| Error::bad_request(format!("where: {e}")))
 }
 
 async fn find(service: &Service, query: Query) -> Result<Vec<Conversation>, Error> {

@@ -10,8 +10,10 @@ use super::{retrying, Codes, Failure, Notices, Service, SessionCtx};
 use crate::domain::event::{Event, Push};
 use crate::domain::query::Query;
 use crate::domain::rules::{self, StartRequest};
+use crate::domain::temporary;
 use crate::domain::Conversation;
-use crate::ids::object_id;
+use crate::ids::{object_id, temporary_id};
+use crate::store::Admit;
 use crate::store::QueryHit;
 use crate::time::now_ms;
 
@@ -86,8 +88,17 @@ impl Service {
             transient: req.transient,
             unique: req.unique,
         };
-        let conv = rules::new_conversation(object_id(now), start, self.record_limits(), now)
+        let id = match req.temporary {
+            Some(_) => temporary_id(),
+            None => object_id(now),
+        };
+        let mut conv = rules::new_conversation(id, start, self.record_limits(), now)
             .map_err(|r| START.failure(r.into()))?;
+        if let Some(temp) = req.temporary {
+            temporary::ttl_secs(temp.ttl)
+                .and_then(|ttl| temporary::make(&mut conv, ttl))
+                .map_err(|r| START.failure(r.into()))?;
+        }
         let store = self.store.clone();
         let (conv, created) = retrying(|| store.create(conv.clone()))
             .await
@@ -180,13 +191,28 @@ impl Service {
         Ok(notices)
     }
 
-    /// A conversation that must exist (from a reader).
+    /// A conversation that must exist, and be alive if temporary (from a reader).
     async fn existing(&self, cid: &str, codes: &Codes) -> Result<Conversation, Failure> {
         let store = self.store.clone();
-        retrying(|| store.conversation(cid))
+        let conv = retrying(|| store.conversation(cid))
             .await
             .map_err(|e| codes.failure(e))?
-            .ok_or_else(|| codes.not_found.into())
+            .ok_or_else(|| Failure::from(codes.not_found))?;
+        conv.alive(now_ms()).map_err(|r| codes.failure(r.into()))?;
+        Ok(conv)
+    }
+
+    /// A conversation that must exist and let `client` in by `admit`.
+    pub(super) async fn admitted(
+        &self,
+        cid: &str,
+        client: &str,
+        admit: Admit,
+        codes: &Codes,
+    ) -> Result<Conversation, Failure> {
+        let conv = self.existing(cid, codes).await?;
+        admit(&conv, client).map_err(|r| codes.failure(r.into()))?;
+        Ok(conv)
     }
 
     /// `conv update`: returns the new `updatedAt`.
@@ -213,14 +239,19 @@ impl Service {
         Ok(conv.updated_at)
     }
 
+    /// `conv query`. Asked for by `tempConvIds`, temporary conversations none of
+    /// which is alive are refused (4303).
     pub async fn query(&self, req: &ConvQuery) -> Result<(Vec<QueryHit>, bool), Failure> {
-        let query =
-            Query::parse(req).map_err(|e| Failure::with(ErrorCode::ConversationQueryFailed, e))?;
+        let query = Query::parse(req, now_ms())
+            .map_err(|e| Failure::with(ErrorCode::ConversationQueryFailed, e))?;
         let compact = query.compact;
         let store = self.store.clone();
         let hits = retrying(|| store.query(query.clone()))
             .await
             .map_err(|e| QUERY.failure(e))?;
+        if hits.is_empty() && !req.temporary_ids.is_empty() {
+            return Err(ErrorCode::ConversationNotFound.into());
+        }
         Ok((hits, compact))
     }
 

@@ -9,7 +9,7 @@ use leanrt_protocol::ErrorCode;
 
 use super::admin::transient_message;
 use super::{retrying, Codes, Failure, Service, SessionCtx};
-use crate::domain::{rules, Extras, NewMessage, StoredMessage};
+use crate::domain::{rules, temporary, Extras, NewMessage, StoredMessage};
 use crate::ids::message_id;
 use crate::store::{Ack, LogRange, Pending, PendingPage, StoreResult};
 use crate::time::now_ms;
@@ -82,12 +82,9 @@ impl Service {
         let (data, extras) =
             Extras::content(req.msg, req.binary, req.mention_pids, req.mention_all);
         self.check_size(&data)?;
-        let store = self.store.clone();
-        let conv = retrying(|| store.conversation(&req.cid))
-            .await
-            .map_err(|e| DIRECT.failure(e))?
-            .filter(|c| rules::may_send(c, &s.client).is_ok())
-            .ok_or(ErrorCode::InvalidMessagingTarget)?;
+        let conv = self
+            .admitted(&req.cid, &s.client, rules::may_send, &DIRECT)
+            .await?;
         let msg = transient_message(&req.cid, s.client.to_string(), data, extras);
         self.push_transient(&conv, Some(&s.id), msg).await;
         Ok(())
@@ -126,7 +123,26 @@ impl Service {
         let store = self.store.clone();
         retrying(|| store.settle_acks()).await?;
         let cap = self.limits.offline_conversations;
-        retrying(|| store.pending(client, cap)).await
+        let owed = retrying(|| store.pending(client, cap)).await?;
+        self.without_expired(owed).await
+    }
+
+    /// `owed` without the temporary conversations that expired (or are gone):
+    /// nothing in them is delivered, counted as unread or read any more.
+    async fn without_expired(&self, owed: Vec<Pending>) -> StoreResult<Vec<Pending>> {
+        let now = now_ms();
+        let mut live = Vec::with_capacity(owed.len());
+        for pending in owed {
+            if temporary::is_temporary(&pending.cid) {
+                let store = self.store.clone();
+                let conv = retrying(|| store.conversation(&pending.cid)).await?;
+                if conv.is_none_or(|c| c.alive(now).is_err()) {
+                    continue;
+                }
+            }
+            live.push(pending);
+        }
+        Ok(live)
     }
 
     pub async fn pending_page(

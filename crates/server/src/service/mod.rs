@@ -104,6 +104,7 @@ impl Codes {
             StoreError::Refused(Refusal::Full) => ErrorCode::ConversationFull.into(),
             StoreError::Refused(Refusal::Invalid(d)) => Failure::with(self.invalid, d),
             StoreError::Refused(Refusal::TooLarge(d)) => Failure::with(self.too_large, d),
+            StoreError::Refused(Refusal::Expired) => ErrorCode::ConversationNotFound.into(),
             StoreError::Unavailable { detail, .. } => Failure::with(self.storage, detail),
         }
     }

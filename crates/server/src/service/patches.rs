@@ -39,13 +39,10 @@ impl Service {
         let recall = req.content.is_none();
         let (data, extras) = req.content.unwrap_or_else(|| (RECALLED.to_owned(), None));
         self.check_size(&data)?;
+        let conv = self
+            .admitted(&req.cid, &s.client, rules::may_read, &PATCH)
+            .await?;
         let store = self.store.clone();
-        let cid = req.cid.clone();
-        let conv = retrying(|| store.conversation(&cid))
-            .await
-            .map_err(|e| PATCH.failure(e))?
-            .filter(|c| rules::may_read(c, &s.client).is_ok())
-            .ok_or(Failure::from(ErrorCode::InvalidMessagingTarget))?;
         let at = now_ms();
         let patch = MessagePatch {
             cid: req.cid.clone(),
