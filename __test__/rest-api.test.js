@@ -429,7 +429,7 @@ test('kick: every session of the client gets session closed 4115, then a close w
   await waitFor('bob is told and closed', () => closeCode !== null)
   assert.equal(closeCode, 4115)
   const told = (bob.cache.rawIn || []).map((t) => JSON.parse(t)).filter((f) => f.cmd === 'session' && f.op === 'closed')
-  assert.deepEqual(told, [{ cmd: 'session', op: 'closed', code: 4115, reason: 'KICKED_BY_APP' }])
+  assert.deepEqual(told, [{ peerId: 'bob', cmd: 'session', op: 'closed', code: 4115, reason: 'KICKED_BY_APP' }])
   const online = await api('POST', '/1.2/rtm/clients/check-online', { body: { client_ids: ['alice', 'bob'] } })
   assert.deepEqual(online.body, { results: ['alice'] }, 'bob is offline (2.4.0 reconnects 5 s later by itself)')
   // v1.1, and its checks.
