@@ -165,3 +165,43 @@ test('offline messages: …2.1 pushes them at login, …2.3 sends an unread noti
   assert.ok(Number(unread.raw.unreadMessage.notifTime) > 0)
   v23.close()
 })
+
+test('conv members (Swift getOnlineMembers): online participants of a chat room and online members of a conversation, sorted, capped by limit', async () => {
+  const [alice, bob, carol] = await Promise.all(['members-alice', 'members-bob', 'members-carol'].map((p) => opened('lc.protobuf2.3', p).then((o) => o.ws)))
+  const ask = async (ws, i, convMessage) => {
+    ws.sendCommand({ cmd: 'conv', op: 'members', i, convMessage })
+    const f = await ws.next()
+    assert.equal(f.i, i)
+    return f
+  }
+  alice.sendCommand({ cmd: 'conv', op: 'start', i: 2, convMessage: { transient: true, attr: { data: '{"name":"room"}' } } })
+  const room = (await alice.next()).raw.convMessage.cid
+  bob.sendCommand({ cmd: 'conv', op: 'add', i: 2, convMessage: { cid: room, m: ['members-bob'] } })
+  assert.equal((await bob.next()).op, 'added')
+  const all = await ask(carol, 3, { cid: room })
+  assert.deepEqual([all.cmd, all.op, all.raw.convMessage.cid, all.raw.convMessage.m], ['conv', 'members', room, ['members-alice', 'members-bob']])
+  assert.deepEqual((await ask(carol, 4, { cid: room, limit: 1 })).raw.convMessage.m, ['members-alice'])
+
+  // A normal conversation: its members that are online (members-dave never logs in).
+  alice.sendCommand({ cmd: 'conv', op: 'start', i: 5, convMessage: { m: ['members-dave', 'members-carol', 'members-bob'] } })
+  let started = await alice.next()
+  while (started.op !== 'started') started = await alice.next()
+  const cid = started.raw.convMessage.cid
+  assert.deepEqual((await ask(alice, 6, { cid })).raw.convMessage.m, ['members-alice', 'members-bob', 'members-carol'])
+  bob.close()
+  await new Promise((resolve) => bob.once('close', resolve))
+  let online = []
+  for (let i = 7; i < 60; i++) {
+    online = (await ask(alice, i, { cid })).raw.convMessage.m
+    if (!online.includes('members-bob')) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  assert.deepEqual(online, ['members-alice', 'members-carol'], 'bob went offline')
+
+  const missing = await ask(alice, 99, { cid: '0123456789abcdef01234567' })
+  assert.deepEqual([missing.cmd, missing.raw.errorMessage.code], ['error', 4303])
+  const bad = await ask(alice, 100, {})
+  assert.equal(bad.cmd, 'error', 'no cid')
+  alice.close()
+  carol.close()
+})

@@ -271,6 +271,11 @@ impl Envelope {
             ("conv", "count") => Command::ConvCount {
                 cid: self.cid(ErrorCode::ConversationNotFound)?,
             },
+            ("conv", "members") => Command::ConvMembers {
+                cid: self.cid(ErrorCode::ConversationNotFound)?,
+                limit: integer(f.limit.as_ref())
+                    .map_err(|_| Invalid::bad("limit must be an integer"))?,
+            },
             ("conv", "update") => Command::ConvUpdate {
                 cid: self.cid(ErrorCode::ConversationNotFound)?,
                 attr: match &f.attr {
@@ -559,6 +564,12 @@ pub enum Command {
     ConvCount {
         cid: String,
     },
+    /// `conv members`: who of a conversation is online (the Swift SDK's
+    /// `getOnlineMembers` of a chat room).
+    ConvMembers {
+        cid: String,
+        limit: Option<i64>,
+    },
     ConvUpdate {
         cid: String,
         attr: Map<String, Value>,
@@ -622,6 +633,13 @@ mod tests {
             panic!("not logs")
         };
         assert_eq!(l.limit, Some(5));
+        assert_eq!(
+            command(json!({"cmd":"conv","op":"members","cid":"c","limit":"5"})),
+            Ok(Command::ConvMembers {
+                cid: "c".into(),
+                limit: Some(5)
+            })
+        );
     }
 
     #[test]

@@ -171,6 +171,12 @@ pub fn run(conn: &mut Conn, i: Option<Number>, command: Command) {
                     conn.reply(i, json!({"cmd": "conv", "op": "result", "count": count}))
                 })
             }
+            Command::ConvMembers { cid, limit } => {
+                let online = service.online_members(&cid, limit).await;
+                answer(i, false, online, move |conn, i, m| {
+                    conn.reply(i, json!({"cmd": "conv", "op": "members", "cid": cid, "m": m}))
+                })
+            }
             Command::ConvUpdate { cid, attr } => {
                 let updated = service.update(&s, cid.clone(), attr).await;
                 answer(i, false, updated, move |conn, i, at| {

@@ -30,6 +30,9 @@ const START: Codes = Codes {
     too_large: ErrorCode::ConversationApiFailed,
     storage: ErrorCode::ConversationApiFailed,
 };
+/// The most clientIds `conv members` answers with (the Swift SDK's cap too).
+pub const ONLINE_MEMBERS_MAX: usize = 50;
+
 const MEMBERS: Codes = Codes {
     not_found: ErrorCode::ConversationNotFound,
     not_member: ErrorCode::ConversationApiFailed,
@@ -263,5 +266,31 @@ impl Service {
         } else {
             conv.members.len()
         })
+    }
+
+    /// Up to `limit` (at most [`ONLINE_MEMBERS_MAX`]) clientIds, sorted, of the
+    /// online participants of a transient conversation or the online members of
+    /// another.
+    pub async fn online_members(
+        &self,
+        cid: &str,
+        limit: Option<i64>,
+    ) -> Result<Vec<String>, Failure> {
+        let conv = self.existing(cid, &MEMBERS).await?;
+        let limit = limit.filter(|l| *l > 0).map_or(ONLINE_MEMBERS_MAX, |l| {
+            l.min(ONLINE_MEMBERS_MAX as i64) as usize
+        });
+        if conv.transient {
+            return Ok(self.hub.room_clients(cid, limit).await);
+        }
+        let mut members = conv.members;
+        members.sort();
+        let online = self.hub.online(&members).await;
+        Ok(members
+            .into_iter()
+            .zip(online)
+            .filter_map(|(m, on)| on.then_some(m))
+            .take(limit)
+            .collect())
     }
 }
